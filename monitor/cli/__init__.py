@@ -1,0 +1,38 @@
+"""The ``news-monitor`` command: a thin layer over the library.
+
+Each command group lives in its own module; every verb calls the same functions
+the scheduler calls (``monitor.pipeline``, ``alerts``).
+"""
+
+from __future__ import annotations
+
+import click
+
+from monitor import __version__
+from monitor.cli import db, digest, feeds, match, run, watchlist
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="news-monitor")
+def cli() -> None:
+    """Poll news feeds, match articles against watchlists, email digests.
+
+    Settings come from MONITOR_* environment variables or a .env file (see README).
+    """
+
+
+cli.add_command(run.run)
+cli.add_command(run.status)
+cli.add_command(db.db)
+cli.add_command(feeds.feeds)
+cli.add_command(feeds.poll)
+cli.add_command(watchlist.watchlist)
+cli.add_command(match.match)
+cli.add_command(match.countries)
+cli.add_command(digest.digest)
+cli.add_command(digest.outbox)
+cli.add_command(digest.recipients)
+
+
+def main() -> None:
+    cli(prog_name="news-monitor")

@@ -1,0 +1,91 @@
+"""Settings, declared once: name, type, default and help.
+
+Every setting is read from a ``MONITOR_*`` environment variable or from a ``.env``
+file in the working directory. Secrets (the SMTP password) come from the
+environment only: they are never written to the database or logged.
+``tests/test_config.py`` checks that each one is documented in the README.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///./data/monitor.db"
+
+
+class Settings(BaseSettings):
+    """Every setting of the monitor. Construct with ``Settings()`` to read the environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MONITOR_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    database_url: str = Field(
+        DEFAULT_DATABASE_URL,
+        description="SQLAlchemy URL of the store: SQLite file or postgresql+psycopg://…",
+    )
+    watchlists_dir: Path = Field(
+        Path("./watchlists"), description="Folder of watchlist YAML files, one per watchlist."
+    )
+    outbox_dir: Path = Field(
+        Path("./data/outbox"),
+        description="Where digests are written as .eml files when no SMTP host is set.",
+    )
+    poll_interval_minutes: int = Field(
+        15, ge=1, le=24 * 60, description="Default interval between two polls of one feed."
+    )
+    smtp_host: str | None = Field(
+        None, description="SMTP server; unset means digests are written to the outbox folder."
+    )
+    smtp_port: int = Field(25, ge=1, le=65535, description="SMTP port (587 for starttls, 465 for ssl).")
+    smtp_username: str | None = Field(None, description="SMTP login; no login when unset.")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password (environment only).")
+    smtp_security: Literal["none", "starttls", "ssl"] = Field(
+        "none", description="Transport security: none, starttls or ssl."
+    )
+    smtp_timeout_seconds: float = Field(30.0, gt=0, description="Timeout of one SMTP conversation step.")
+    mail_from: str = Field(
+        "News Monitor <news-monitor@localhost>", description="From address of digests."
+    )
+    fetch_concurrency: int = Field(20, ge=1, le=500, description="Feeds fetched at once.")
+    fetch_timeout_seconds: float = Field(
+        30.0, gt=0, description="Total time limit of one feed fetch, connect to last byte."
+    )
+    max_feed_bytes: int = Field(
+        10 * 1024 * 1024, ge=1024, description="Largest feed body accepted, after decompression."
+    )
+    allow_private_addresses: bool = Field(
+        False,
+        description="Allow feed URLs on loopback, private and link-local addresses (intranets, tests).",
+    )
+    import_default_feeds: bool = Field(
+        True, description="Import the shipped default feed list when the feeds table is empty."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Least severe log level printed."
+    )
+
+    def ensure_dirs(self) -> None:
+        """Create the folders a SQLite file and the outbox need."""
+        self.outbox_dir.mkdir(parents=True, exist_ok=True)
+        path = sqlite_path(self.database_url)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def sqlite_path(database_url: str) -> Path | None:
+    """The file of a ``sqlite:///…`` URL, or None for other databases and in-memory SQLite."""
+    prefix = "sqlite:///"
+    if not database_url.startswith(prefix):
+        return None
+    rest = database_url[len(prefix) :].split("?", 1)[0]
+    if rest in ("", ":memory:"):
+        return None
+    return Path(rest)

@@ -1,0 +1,6 @@
+"""Matching: pure functions from text to matches, no I/O.
+
+``normalize`` folds case, scripts' quirks and punctuation; ``gazetteer`` recognises
+countries; ``matcher`` compiles every watchlist term into one automaton and
+explains each verdict (``results``).
+"""

@@ -1,0 +1,58 @@
+"""What the matcher hands on: plain frozen records, JSON-able through ``to_json``.
+
+These are the contract between ``monitor.matching`` (which makes them),
+``monitor.pipeline`` (which stores them as ``Match`` rows) and ``alerts``
+(which shows them). Offsets are character offsets into the original text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Where = Literal["title", "body"]
+
+
+@dataclass(frozen=True)
+class TermHit:
+    """A watchlist term found in the text: ``term`` as written in the watchlist."""
+
+    term: str
+    surface: str  # the text as it stands in the article
+    where: Where
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class CountryHit:
+    """A country recognised in the text: ``O'zbekiston`` → ``UZ``."""
+
+    code: str  # ISO 3166-1 alpha-2, or a user-assigned code for territories (e.g. XK, XA)
+    name: str  # English short name, for display
+    surface: str
+    where: Where
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    """One watchlist's verdict on one article, with the reasons."""
+
+    watchlist: str  # the watchlist's slug (file stem)
+    matched: bool
+    rule: str  # the rule that decided, in words
+    terms: tuple[str, ...] = ()  # distinct terms hit, as written in the watchlist
+    countries: tuple[str, ...] = ()  # distinct ISO codes, in order of first appearance
+    term_hits: tuple[TermHit, ...] = ()
+    country_hits: tuple[CountryHit, ...] = ()
+    score: float = 0.0
+    snippet: str = ""
+    highlights: tuple[tuple[int, int], ...] = ()  # [start, end) offsets into ``snippet``
+    excluded_by: tuple[str, ...] = field(default=())
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["highlights"] = [list(span) for span in self.highlights]
+        return data

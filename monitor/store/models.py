@@ -1,0 +1,223 @@
+"""SQLAlchemy models: the one schema shared by SQLite and PostgreSQL.
+
+Durable state lives here, never in the scheduler: a feed carries its own
+``next_poll_at``, validators and error count; a match carries, through
+``Delivery`` rows, which recipients got it. Schema changes go through Alembic
+(``monitor/store/migrations``); ``tests/test_store.py`` checks the two agree.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on both SQLite (which drops the zone) and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use datetime.now(UTC)")
+        from datetime import UTC
+
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        from datetime import UTC
+
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Feed(Base):
+    """A polled feed. ``status`` is one of FEED_STATUSES."""
+
+    __tablename__ = "feeds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048), unique=True)
+    title: Mapped[str | None] = mapped_column(String(500))
+    site_url: Mapped[str | None] = mapped_column(String(2048))
+    folder: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), default="ok")
+    etag: Mapped[str | None] = mapped_column(String(500))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    interval_minutes: Mapped[int | None] = mapped_column(Integer)
+    next_poll_at: Mapped[datetime] = mapped_column(index=True)
+    last_polled_at: Mapped[datetime | None]
+    last_success_at: Mapped[datetime | None]
+    last_new_at: Mapped[datetime | None]
+    consecutive_errors: Mapped[int] = mapped_column(Integer, default=0)
+    error_kind: Mapped[str | None] = mapped_column(String(40))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    parse_warning: Mapped[str | None] = mapped_column(Text)
+    redirect_url: Mapped[str | None] = mapped_column(String(2048))
+    redirect_count: Mapped[int] = mapped_column(Integer, default=0)
+    fetch_full_text: Mapped[bool] = mapped_column(Boolean, default=False)
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+    articles: Mapped[list[Article]] = relationship(back_populates="feed", passive_deletes=True)
+
+
+FEED_STATUSES = ("ok", "failing", "gone", "disabled")
+
+
+class Story(Base):
+    """One event reported by one or more articles (same canonical URL or near-identical text)."""
+
+    __tablename__ = "stories"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    fingerprint: Mapped[str | None] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime]
+
+
+class Article(Base):
+    """One feed entry, unique per feed by its entry id."""
+
+    __tablename__ = "articles"
+    __table_args__ = (
+        UniqueConstraint("feed_id", "entry_id", name="uq_articles_feed_entry"),
+        Index("ix_articles_canonical_url", "canonical_url"),
+        Index("ix_articles_content_hash", "content_hash"),
+        Index("ix_articles_first_seen_at", "first_seen_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id", ondelete="CASCADE"))
+    story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id", ondelete="SET NULL"))
+    entry_id: Mapped[str] = mapped_column(String(1024))
+    url: Mapped[str | None] = mapped_column(String(2048))
+    canonical_url: Mapped[str | None] = mapped_column(String(2048))
+    title: Mapped[str] = mapped_column(Text, default="")
+    text: Mapped[str] = mapped_column(Text, default="")
+    author: Mapped[str | None] = mapped_column(String(500))
+    language: Mapped[str | None] = mapped_column(String(16))
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    published_at: Mapped[datetime]
+    first_seen_at: Mapped[datetime]
+
+    feed: Mapped[Feed] = relationship(back_populates="articles")
+
+
+class Match(Base):
+    """An article that matched a watchlist, with why: unique per (article, watchlist).
+
+    ``highlights`` are ``[start, end]`` character offsets into ``snippet``.
+    ``is_duplicate`` marks a later copy of a story already matched for this
+    watchlist: stored, never alerted again.
+    """
+
+    __tablename__ = "matches"
+    __table_args__ = (
+        UniqueConstraint("article_id", "watchlist", name="uq_matches_article_watchlist"),
+        Index("ix_matches_watchlist_created", "watchlist", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    watchlist: Mapped[str] = mapped_column(String(200))
+    terms: Mapped[list[Any]] = mapped_column(JSON)
+    countries: Mapped[list[Any]] = mapped_column(JSON)
+    snippet: Mapped[str] = mapped_column(Text, default="")
+    highlights: Mapped[list[Any]] = mapped_column(JSON)
+    explanation: Mapped[dict[str, Any]] = mapped_column(JSON)
+    score: Mapped[float] = mapped_column(Float, default=0.0)
+    is_duplicate: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+
+    article: Mapped[Article] = relationship()
+
+
+class Digest(Base):
+    """The outbox: one rendered digest for one recipient, written before it is sent.
+
+    ``status``: ``pending`` (to send, maybe after ``next_attempt_at``), ``sent``,
+    ``failed`` (permanent refusal; the matches go back to undelivered).
+    """
+
+    __tablename__ = "digests"
+    __table_args__ = (Index("ix_digests_status_next", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    watchlist: Mapped[str] = mapped_column(String(200))
+    recipient: Mapped[str] = mapped_column(String(320))
+    message_id: Mapped[str] = mapped_column(String(300), unique=True)
+    subject: Mapped[str] = mapped_column(Text)
+    message: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+
+class Delivery(Base):
+    """That one match is (being) delivered to one recipient: unique per (match, recipient)."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (UniqueConstraint("match_id", "recipient", name="uq_deliveries_match_recipient"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    match_id: Mapped[int] = mapped_column(ForeignKey("matches.id", ondelete="CASCADE"))
+    recipient: Mapped[str] = mapped_column(String(320))
+    digest_id: Mapped[int | None] = mapped_column(
+        ForeignKey("digests.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime]
+
+
+class Unsubscribe(Base):
+    """A recipient who asked to stop receiving one watchlist (``watchlist`` = ``*``: all)."""
+
+    __tablename__ = "unsubscribes"
+    __table_args__ = (UniqueConstraint("address", "watchlist", name="uq_unsubscribes"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    address: Mapped[str] = mapped_column(String(320))
+    watchlist: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+
+class DigestSchedule(Base):
+    """When each watchlist's digest last ran: lets a missed slot run once at start."""
+
+    __tablename__ = "digest_schedule"
+
+    watchlist: Mapped[str] = mapped_column(String(200), primary_key=True)
+    last_run_at: Mapped[datetime | None]
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None]

@@ -1,0 +1,186 @@
+"""Real loopback servers for tests: an HTTP feed server and an SMTP server.
+
+``FeedServer`` serves files from a dict ``path -> Resource`` with ETag and
+Last-Modified and answers conditional GETs with 304. A resource may instead
+carry a ``handler`` to script odd behaviour (redirects, 429, slow bodies…).
+``SMTPServer`` is ``aiosmtpd`` on a free port; every message it accepts is kept.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import hashlib
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+Handler = Callable[[BaseHTTPRequestHandler], None]
+
+
+@dataclass
+class Resource:
+    body: bytes = b""
+    content_type: str = "application/rss+xml; charset=utf-8"
+    status: int = 200
+    etag: bool = True
+    last_modified: float | None = 1_700_000_000.0
+    headers: dict[str, str] = field(default_factory=dict)
+    handler: Handler | None = None
+
+
+class FeedServer:
+    """A threaded HTTP server on 127.0.0.1 with a request log."""
+
+    def __init__(self) -> None:
+        self.resources: dict[str, Resource] = {}
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        self._lock = threading.Lock()
+        server = self
+
+        class _Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                with server._lock:
+                    server.requests.append((self.path, dict(self.headers.items())))
+                    resource = server.resources.get(self.path)
+                if resource is None:
+                    self._send(404, b"not found", "text/plain", {})
+                    return
+                if resource.handler is not None:
+                    resource.handler(self)
+                    return
+                headers = dict(resource.headers)
+                if resource.etag:
+                    headers["ETag"] = '"' + hashlib.sha1(resource.body).hexdigest()[:16] + '"'
+                if resource.last_modified is not None:
+                    headers["Last-Modified"] = formatdate(resource.last_modified, usegmt=True)
+                if resource.status == 200 and (
+                    ("ETag" in headers and self.headers.get("If-None-Match") == headers["ETag"])
+                    or (
+                        "Last-Modified" in headers
+                        and "If-None-Match" not in self.headers
+                        and self.headers.get("If-Modified-Since") == headers["Last-Modified"]
+                    )
+                ):
+                    self._send(304, b"", None, headers)
+                    return
+                self._send(resource.status, resource.body, resource.content_type, headers)
+
+            def _send(
+                self, status: int, body: bytes, ctype: str | None, headers: dict[str, str]
+            ) -> None:
+                self.send_response(status)
+                if ctype:
+                    self.send_header("Content-Type", ctype)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if body:
+                    self.wfile.write(body)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def add(self, path: str, resource: Resource) -> str:
+        with self._lock:
+            self.resources[path] = resource
+        return self.url(path)
+
+    def hits(self, path: str) -> int:
+        with self._lock:
+            return sum(1 for p, _ in self.requests if p == path)
+
+    def start(self) -> FeedServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class _Collector:
+    def __init__(self, server: SMTPServer) -> None:
+        self.server = server
+
+    async def handle_RCPT(  # noqa: N802 (aiosmtpd's hook name)
+        self, smtp: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        reply = self.server.rcpt_replies.get(address)
+        if reply is not None:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(  # noqa: N802
+        self, smtp: SMTP, session: Session, envelope: Envelope
+    ) -> str:
+        if self.server.data_reply is not None:
+            return self.server.data_reply
+        content = envelope.original_content or b""
+        message = email.message_from_bytes(content, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        with self.server.lock:
+            for rcpt in envelope.rcpt_tos:
+                self.server.messages.append((rcpt, message))
+        return "250 Message accepted"
+
+
+class SMTPServer:
+    """aiosmtpd on 127.0.0.1. ``messages`` is a list of (recipient, EmailMessage).
+
+    ``rcpt_replies`` maps an address to the reply its RCPT TO gets (e.g. a 550);
+    ``data_reply`` answers every DATA with a reply instead of accepting it.
+    """
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, EmailMessage]] = []
+        self.rcpt_replies: dict[str, str] = {}
+        self.data_reply: str | None = None
+        self.lock = threading.Lock()
+        self._port = free_port()
+        self._controller = Controller(_Collector(self), hostname="127.0.0.1", port=self._port)
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    def start(self) -> SMTPServer:
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    def to(self, address: str) -> list[EmailMessage]:
+        with self.lock:
+            return [m for rcpt, m in self.messages if rcpt == address]
