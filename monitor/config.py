@@ -44,13 +44,17 @@ class Settings(BaseSettings):
     smtp_host: str | None = Field(
         None, description="SMTP server; unset means digests are written to the outbox folder."
     )
-    smtp_port: int = Field(25, ge=1, le=65535, description="SMTP port (587 for starttls, 465 for ssl).")
+    smtp_port: int = Field(
+        25, ge=1, le=65535, description="SMTP port (587 for starttls, 465 for ssl)."
+    )
     smtp_username: str | None = Field(None, description="SMTP login; no login when unset.")
     smtp_password: SecretStr | None = Field(None, description="SMTP password (environment only).")
     smtp_security: Literal["none", "starttls", "ssl"] = Field(
         "none", description="Transport security: none, starttls or ssl."
     )
-    smtp_timeout_seconds: float = Field(30.0, gt=0, description="Timeout of one SMTP conversation step.")
+    smtp_timeout_seconds: float = Field(
+        30.0, gt=0, description="Timeout of one SMTP conversation step."
+    )
     mail_from: str = Field(
         "News Monitor <news-monitor@localhost>", description="From address of digests."
     )

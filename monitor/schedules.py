@@ -56,7 +56,9 @@ class Schedule:
                     return slot.astimezone(UTC)
             day -= timedelta(days=1)
 
-    def due(self, last_run: datetime | None, now: datetime, tz: ZoneInfo, min_gap: timedelta) -> bool:
+    def due(
+        self, last_run: datetime | None, now: datetime, tz: ZoneInfo, min_gap: timedelta
+    ) -> bool:
         """Whether a digest is due now. ``min_gap`` batches ``immediate`` schedules."""
         if last_run is None:
             return True
@@ -79,7 +81,9 @@ def parse_schedule(text: str) -> Schedule:
         matches = [i for i, name in enumerate(WEEKDAYS) if name.startswith(day) and len(day) >= 3]
         if len(matches) != 1:
             raise ScheduleError(f"unknown weekday {day!r} in schedule {text!r} (monday … sunday)")
-        return Schedule("weekly", at=_time(weekly.group(2), weekly.group(3), text), weekday=matches[0])
+        return Schedule(
+            "weekly", at=_time(weekly.group(2), weekly.group(3), text), weekday=matches[0]
+        )
     raise ScheduleError(
         f"unknown schedule {text!r}: use immediate, hourly, 'daily HH:MM' or 'weekly DAY HH:MM'"
     )
@@ -89,7 +93,9 @@ def parse_timezone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(str(name))
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ScheduleError(f"unknown timezone {name!r}: use an IANA name such as Europe/Berlin") from exc
+        raise ScheduleError(
+            f"unknown timezone {name!r}: use an IANA name such as Europe/Berlin"
+        ) from exc
 
 
 def _time(hours: str, minutes: str, text: str) -> time:

@@ -132,7 +132,7 @@ class _Collector:
     def __init__(self, server: SMTPServer) -> None:
         self.server = server
 
-    async def handle_RCPT(  # noqa: N802 (aiosmtpd's hook name)
+    async def handle_RCPT(
         self, smtp: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
         reply = self.server.rcpt_replies.get(address)
@@ -141,9 +141,7 @@ class _Collector:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(  # noqa: N802
-        self, smtp: SMTP, session: Session, envelope: Envelope
-    ) -> str:
+    async def handle_DATA(self, smtp: SMTP, session: Session, envelope: Envelope) -> str:
         if self.server.data_reply is not None:
             return self.server.data_reply
         content = envelope.original_content or b""

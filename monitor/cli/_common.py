@@ -17,14 +17,18 @@ from monitor.exceptions import MonitorError
 
 
 class UserError(click.ClickException):
-    """A one-line error for the terminal; exit status 2 (bad input) or 1 (failure)."""
+    """Bad input, as a one-line error for the terminal; exit status 2."""
 
-    def __init__(self, message: str, exit_code: int = 2) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
+    exit_code = 2
 
     def show(self, file: Any = None) -> None:
         click.echo(f"Error: {self.format_message()}", err=True)
+
+
+class Failure(UserError):
+    """Something failed that is not the input's fault; exit status 1."""
+
+    exit_code = 1
 
 
 def load_settings() -> Settings:
@@ -55,9 +59,9 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except ValueError as exc:  # bad input, ours or a library's: the user can fix it
-        raise UserError(str(exc), exit_code=2) from exc
+        raise UserError(str(exc)) from exc
     except MonitorError as exc:
-        raise UserError(str(exc), exit_code=1) from exc
+        raise Failure(str(exc)) from exc
 
 
 def echo_json(value: Any) -> None:

@@ -1,8 +1,8 @@
 """CONTRACT (owned by the matching work):
 
-    Matcher.compile(watchlists: Sequence[Watchlist]) -> Matcher
-    Matcher.match(title: str, body: str) -> list[MatchResult]     only the matched ones
-    Matcher.explain(title: str, body: str) -> list[MatchResult]   every watchlist, matched or not
+Matcher.compile(watchlists: Sequence[Watchlist]) -> Matcher
+Matcher.match(title: str, body: str) -> list[MatchResult]     only the matched ones
+Matcher.explain(title: str, body: str) -> list[MatchResult]   every watchlist, matched or not
 """
 
 from __future__ import annotations

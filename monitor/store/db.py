@@ -34,7 +34,9 @@ def make_engine(database_url: str) -> Engine:
     try:
         url = make_url(url_text)
     except ArgumentError as exc:
-        raise DatabaseURLError(f"MONITOR_DATABASE_URL is not a database URL: {database_url!r}") from exc
+        raise DatabaseURLError(
+            f"MONITOR_DATABASE_URL is not a database URL: {database_url!r}"
+        ) from exc
     path = sqlite_path(url_text)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,8 +1,8 @@
 """Errors of the store.
 
-    StoreError
-    ├── DatabaseURLError (also ValueError): MONITOR_DATABASE_URL cannot be used
-    └── NotFoundError (also LookupError): a named feed, digest… does not exist
+StoreError
+├── DatabaseURLError (also ValueError): MONITOR_DATABASE_URL cannot be used
+└── NotFoundError (also LookupError): a named feed, digest… does not exist
 """
 
 from monitor.exceptions import MonitorError

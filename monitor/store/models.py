@@ -54,7 +54,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}  # noqa: RUF012
 
 
 class Feed(Base):
@@ -189,7 +189,9 @@ class Delivery(Base):
     """That one match is (being) delivered to one recipient: unique per (match, recipient)."""
 
     __tablename__ = "deliveries"
-    __table_args__ = (UniqueConstraint("match_id", "recipient", name="uq_deliveries_match_recipient"),)
+    __table_args__ = (
+        UniqueConstraint("match_id", "recipient", name="uq_deliveries_match_recipient"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     match_id: Mapped[int] = mapped_column(ForeignKey("matches.id", ondelete="CASCADE"))
