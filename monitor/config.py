@@ -75,6 +75,16 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Least severe log level printed."
     )
+    log_format: Literal["text", "json"] = Field(
+        "text", description="Log lines as 'event key=value' text or one JSON object per line."
+    )
+    http_port: int = Field(
+        8080,
+        ge=0,
+        le=65535,
+        description="Port of /healthz and /metrics while running; 0 turns it off.",
+    )
+    http_host: str = Field("127.0.0.1", description="Address /healthz and /metrics listen on.")
 
     def ensure_dirs(self) -> None:
         """Create the folders a SQLite file and the outbox need."""
