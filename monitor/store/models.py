@@ -82,6 +82,9 @@ class Feed(Base):
     redirect_url: Mapped[str | None] = mapped_column(String(2048))
     redirect_count: Mapped[int] = mapped_column(Integer, default=0)
     fetch_full_text: Mapped[bool] = mapped_column(Boolean, default=False)
+    interval_pinned: Mapped[bool] = mapped_column(Boolean, default=False)
+    ignores_validators: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_full_fetch_at: Mapped[datetime | None]
     lease_owner: Mapped[str | None] = mapped_column(String(100))
     lease_until: Mapped[datetime | None]
     created_at: Mapped[datetime]
@@ -124,10 +127,22 @@ class Article(Base):
     author: Mapped[str | None] = mapped_column(String(500))
     language: Mapped[str | None] = mapped_column(String(16))
     content_hash: Mapped[str | None] = mapped_column(String(64))
+    minhash: Mapped[bytes | None] = mapped_column(LargeBinary)
     published_at: Mapped[datetime]
     first_seen_at: Mapped[datetime]
 
     feed: Mapped[Feed] = relationship(back_populates="articles")
+
+
+class StoryKey(Base):
+    """One LSH band key of an article's MinHash: articles sharing a key are near-duplicate candidates."""
+
+    __tablename__ = "story_keys"
+    __table_args__ = (Index("ix_story_keys_key", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(24))
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
 
 
 class Match(Base):

@@ -67,6 +67,9 @@ def upgrade() -> None:
     sa.Column('redirect_url', sa.String(length=2048), nullable=True),
     sa.Column('redirect_count', sa.Integer(), nullable=False),
     sa.Column('fetch_full_text', sa.Boolean(), nullable=False),
+    sa.Column('interval_pinned', sa.Boolean(), nullable=False),
+    sa.Column('ignores_validators', sa.Boolean(), nullable=False),
+    sa.Column('last_full_fetch_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('lease_owner', sa.String(length=100), nullable=True),
     sa.Column('lease_until', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
@@ -105,6 +108,7 @@ def upgrade() -> None:
     sa.Column('author', sa.String(length=500), nullable=True),
     sa.Column('language', sa.String(length=16), nullable=True),
     sa.Column('content_hash', sa.String(length=64), nullable=True),
+    sa.Column('minhash', sa.LargeBinary(), nullable=True),
     sa.Column('published_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('first_seen_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['feed_id'], ['feeds.id'], ondelete='CASCADE'),
@@ -116,6 +120,16 @@ def upgrade() -> None:
         batch_op.create_index('ix_articles_canonical_url', ['canonical_url'], unique=False)
         batch_op.create_index('ix_articles_content_hash', ['content_hash'], unique=False)
         batch_op.create_index('ix_articles_first_seen_at', ['first_seen_at'], unique=False)
+
+    op.create_table('story_keys',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('key', sa.String(length=24), nullable=False),
+    sa.Column('article_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['article_id'], ['articles.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('story_keys', schema=None) as batch_op:
+        batch_op.create_index('ix_story_keys_key', ['key'], unique=False)
 
     op.create_table('matches',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -168,6 +182,10 @@ def downgrade() -> None:
         batch_op.drop_index('ix_articles_content_hash')
         batch_op.drop_index('ix_articles_canonical_url')
 
+    with op.batch_alter_table('story_keys', schema=None) as batch_op:
+        batch_op.drop_index('ix_story_keys_key')
+
+    op.drop_table('story_keys')
     op.drop_table('articles')
     op.drop_table('unsubscribes')
     with op.batch_alter_table('stories', schema=None) as batch_op:

@@ -1,0 +1,338 @@
+"""Parsing a fetched body into plain ``Entry`` records: RSS, Atom (feedparser) and JSON Feed.
+
+``parse_feed`` is pure (bytes and headers in, a ``ParsedFeed`` out) so it can run in
+a worker process beside the fetching. It also normalises each entry
+(``monitor.articles``): text without markup, canonical URL, entry id, language,
+content hash and near-duplicate signature.
+
+Safety and odd inputs: a DTD that declares entities (entity expansion, external
+entities) is refused as ``hostile_xml`` before any XML parser sees it; the
+charset is checked (a body that is valid UTF-8 is read as UTF-8 whatever it
+declares; one that is not valid in its declared charset is detected with
+``charset_normalizer``); a "bozo" feed with usable entries is kept with the
+warning; an HTML page is ``not_a_feed`` and names the feeds it links to.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import feedparser
+
+from monitor.articles import (
+    Signature,
+    canonical_url,
+    content_hash,
+    detect_language,
+    entry_identity,
+    html_to_text,
+    signature,
+)
+from monitor.feeds.discovery import find_feed_links, looks_like_html
+from monitor.feeds.exceptions import ParseError
+
+MAX_FUTURE = timedelta(days=1)
+_ENTITY_DECL = re.compile(rb"<!DOCTYPE[^>\[]*\[[^\]]*<!ENTITY", re.IGNORECASE | re.DOTALL)
+_XML_DECL_ENCODING = re.compile(rb"^(\s*<\?xml[^>]*?encoding\s*=\s*)([\"'])[^\"']*\2")
+_CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
+_XML_CHARSET = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([\w.:-]+)[\"']")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One feed entry, normalised, as the feed gave it (not yet stored)."""
+
+    entry_id: str
+    url: str | None
+    canonical_url: str | None
+    title: str
+    text: str
+    author: str | None
+    language: str | None
+    published_at: datetime | None  # None: the feed gave no usable date
+    content_hash: str
+    signature: Signature | None
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    """What a feed said: its metadata, entries and any warning from a lenient parse."""
+
+    format: str  # rss20, atom10, json1.1, …
+    title: str | None
+    site_url: str | None
+    language: str | None
+    ttl_minutes: int | None
+    entries: tuple[Entry, ...]
+    warning: str | None = None
+
+
+def parse_feed(
+    body: bytes, headers: Mapping[str, str], url: str, *, now: datetime | None = None
+) -> ParsedFeed:
+    """Parse a feed body; raise ``ParseError`` (kind empty, not_a_feed, hostile_xml, parse_error)."""
+    now = now or datetime.now(UTC)
+    content_type = headers.get("content-type", "")
+    stripped = body.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not stripped:
+        raise ParseError("empty", f"{url}: the server sent an empty body instead of a feed")
+    if stripped[:1] in (b"{", b"[") or "json" in content_type.lower():
+        return parse_json_feed(stripped, url, now=now)
+    if _ENTITY_DECL.search(body[:65536]):
+        raise ParseError(
+            "hostile_xml",
+            f"{url}: the XML declares entities in its DTD (entity expansion or external "
+            "entities); refused for safety",
+        )
+    if looks_like_html(stripped, content_type):
+        raise _not_a_feed(body, url)
+    xml, warning = _as_utf8(body, content_type, url)
+    parsed = feedparser.parse(
+        xml,
+        response_headers={
+            "content-type": "application/xml; charset=utf-8",
+            "content-location": url,
+        },
+        sanitize_html=False,
+        resolve_relative_uris=False,
+    )
+    if not parsed.get("version"):
+        if parsed.get("bozo"):
+            raise ParseError(
+                "parse_error", f"{url}: not a readable feed ({parsed.get('bozo_exception')})"
+            )
+        raise _not_a_feed(body, url)
+    if parsed.get("bozo") and not parsed.entries:
+        raise ParseError(
+            "parse_error",
+            f"{url}: broken XML and no usable entries ({parsed.get('bozo_exception')})",
+        )
+    if parsed.get("bozo"):
+        problem = str(parsed.get("bozo_exception") or "malformed XML")
+        warning = f"{warning}; {problem}" if warning else problem
+    feed = parsed.feed
+    language = feed.get("language") or None
+    entries = tuple(_entry(item, url, language, now) for item in parsed.entries)
+    return ParsedFeed(
+        format=str(parsed.version),
+        title=html_to_text(feed.get("title", "")) or None,
+        site_url=feed.get("link") or None,
+        language=language,
+        ttl_minutes=_int(feed.get("ttl")),
+        entries=tuple(_unique(entries)),
+        warning=warning,
+    )
+
+
+def _not_a_feed(body: bytes, url: str) -> ParseError:
+    links = find_feed_links(body, url)
+    if links:
+        named = ", ".join(link.url for link in links[:5])
+        return ParseError(
+            "not_a_feed",
+            f"{url}: this is a web page, not a feed; it links to {named} "
+            "(add one of those instead)",
+            feed_links=tuple(link.url for link in links),
+        )
+    return ParseError(
+        "not_a_feed", f"{url}: this is not an RSS, Atom or JSON feed and links to none"
+    )
+
+
+def _as_utf8(body: bytes, content_type: str, url: str) -> tuple[bytes, str | None]:
+    """The body re-encoded as UTF-8 (declaration rewritten) and a warning if the charset lied."""
+    declared_match = _CHARSET.search(content_type)
+    xml_match = _XML_CHARSET.match(body[:200])
+    declared = (
+        declared_match.group(1)
+        if declared_match
+        else (xml_match.group(1).decode("ascii") if xml_match else "utf-8")
+    ).lower()
+    is_utf8 = declared.replace("_", "-") in ("utf-8", "utf8")
+    try:
+        text = body.decode("utf-8")
+        warning = None
+        if not is_utf8 and not body.isascii():
+            if _decodes(body, declared):
+                warning = f"declared charset {declared} but the body is UTF-8; read as UTF-8"
+            else:
+                return body, None  # UTF-16 and friends: let feedparser handle it
+    except UnicodeDecodeError:
+        if not is_utf8 and _decodes(body, declared):
+            return body, None
+        import charset_normalizer
+
+        best = charset_normalizer.from_bytes(body).best()
+        if best is None:
+            return body, None  # feedparser will try its own fallbacks
+        text = str(best)
+        warning = (
+            f"declared charset {declared} but the body is {best.encoding}; read as {best.encoding}"
+        )
+    data = text.encode("utf-8")
+    data = _XML_DECL_ENCODING.sub(rb"\1\2utf-8\2", data, count=1)
+    return data, warning
+
+
+def _decodes(body: bytes, encoding: str) -> bool:
+    try:
+        body.decode(encoding)
+    except (LookupError, UnicodeDecodeError):
+        return False
+    return True
+
+
+def _int(value: Any) -> int | None:
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 else None
+
+
+def _unique(entries: tuple[Entry, ...]) -> list[Entry]:
+    seen: set[str] = set()
+    kept = []
+    for entry in entries:
+        if entry.entry_id not in seen:
+            seen.add(entry.entry_id)
+            kept.append(entry)
+    return kept
+
+
+def _date(parsed: Any, now: datetime) -> datetime | None:
+    if not parsed:
+        return None
+    try:
+        year, month, day, hour, minute, second = (int(v) for v in parsed[:6])
+        when = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+    except (TypeError, ValueError):
+        return None
+    return None if when > now + MAX_FUTURE else when
+
+
+def _entry(item: Any, feed_url: str, feed_language: str | None, now: datetime) -> Entry:
+    title = html_to_text(item.get("title", ""))
+    contents = [c.get("value", "") for c in item.get("content", []) or []]
+    summary = item.get("summary", "") or ""
+    body = max([*contents, summary], key=len)
+    text = html_to_text(body) if body else ""
+    link = item.get("link") or None
+    published = _date(item.get("published_parsed") or item.get("updated_parsed"), now)
+    detail = item.get("title_detail") or {}
+    language = detect_language(f"{title}. {text}", detail.get("language") or feed_language)
+    return build_entry(
+        guid=item.get("id") or None,
+        link=link,
+        title=title,
+        text=text,
+        author=item.get("author") or None,
+        language=language,
+        published_at=published,
+        raw_date=item.get("published") or item.get("updated"),
+    )
+
+
+def build_entry(
+    *,
+    guid: str | None,
+    link: str | None,
+    title: str,
+    text: str,
+    author: str | None,
+    language: str | None,
+    published_at: datetime | None,
+    raw_date: str | None = None,
+) -> Entry:
+    """An ``Entry`` with its identity, canonical URL, hash and signature computed."""
+    url = link.strip() if link else None
+    return Entry(
+        entry_id=entry_identity(guid, url, title, raw_date),
+        url=url,
+        canonical_url=canonical_url(url) if url else None,
+        title=title,
+        text=text,
+        author=author[:500] if author else None,
+        language=language,
+        published_at=published_at,
+        content_hash=content_hash(title, text),
+        signature=signature(title, text),
+    )
+
+
+def parse_json_feed(body: bytes, url: str, *, now: datetime | None = None) -> ParsedFeed:
+    """JSON Feed 1.0 and 1.1 (https://jsonfeed.org/version/1.1)."""
+    now = now or datetime.now(UTC)
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise ParseError("parse_error", f"{url}: broken JSON ({exc})") from exc
+    version = data.get("version", "") if isinstance(data, dict) else ""
+    if not isinstance(version, str) or not version.startswith("https://jsonfeed.org/version/"):
+        raise ParseError("not_a_feed", f"{url}: JSON, but not a JSON Feed (no jsonfeed version)")
+    items = data.get("items")
+    if not isinstance(items, list):
+        raise ParseError("parse_error", f"{url}: the JSON Feed has no list of items")
+    feed_language = _str(data.get("language"))
+    entries = []
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        title = html_to_text(_str(item.get("title")) or "")
+        html = _str(item.get("content_html"))
+        text = html_to_text(html) if html else (_str(item.get("content_text")) or "")
+        if not text:
+            text = html_to_text(_str(item.get("summary")) or "")
+        raw_date = _str(item.get("date_published")) or _str(item.get("date_modified"))
+        authors = item.get("authors") or ([item["author"]] if item.get("author") else [])
+        author = next(
+            (a.get("name") for a in authors if isinstance(a, dict) and a.get("name")), None
+        )
+        link = _str(item.get("url")) or _str(item.get("external_url"))
+        entries.append(
+            build_entry(
+                guid=_str(item.get("id")),
+                link=link,
+                title=title,
+                text=text,
+                author=_str(author),
+                language=detect_language(
+                    f"{title}. {text}", _str(item.get("language")) or feed_language
+                ),
+                published_at=_iso_date(raw_date, now),
+                raw_date=raw_date,
+            )
+        )
+    return ParsedFeed(
+        format="json" + version.rsplit("/", 1)[-1],
+        title=_str(data.get("title")),
+        site_url=_str(data.get("home_page_url")),
+        language=feed_language,
+        ttl_minutes=None,
+        entries=tuple(_unique(tuple(entries))),
+    )
+
+
+def _str(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _iso_date(value: str | None, now: datetime) -> datetime | None:
+    if not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    when = when.astimezone(UTC)
+    return None if when > now + MAX_FUTURE else when
