@@ -85,6 +85,17 @@ class Settings(BaseSettings):
         description="Port of /healthz and /metrics while running; 0 turns it off.",
     )
     http_host: str = Field("127.0.0.1", description="Address /healthz and /metrics listen on.")
+    digest_batch_minutes: int = Field(
+        5,
+        ge=1,
+        le=24 * 60,
+        description="Least time between two digests of one watchlist on the immediate schedule.",
+    )
+    unsubscribe_url: str | None = Field(
+        None,
+        pattern=r"^https://\S+$",
+        description="https page that unsubscribes (one-click, RFC 8058); unset means mailto only.",
+    )
 
     def ensure_dirs(self) -> None:
         """Create the folders a SQLite file and the outbox need."""

@@ -1,0 +1,238 @@
+"""The transactional outbox: digests are written before they are sent, sent after.
+
+Exactly once, and what "once" allows:
+
+1. ``enqueue`` writes the digest (its final bytes and Message-ID) and one
+   ``Delivery`` row per match in the caller's transaction. After the commit the
+   matches belong to that digest: no other digest will carry them to that
+   recipient (``Delivery`` is unique per match and recipient).
+2. ``deliver_due`` claims pending digests with a lease (``FOR UPDATE SKIP
+   LOCKED`` on PostgreSQL, a guarded update everywhere), hands each to the
+   transport, and marks it ``sent`` in its own short transaction right after.
+3. A temporary failure leaves the digest ``pending`` with ``attempts`` + 1 and
+   ``next_attempt_at`` pushed back exponentially (1 min, 2, 4 … capped at 6 h);
+   it is never given up on. A permanent refusal (5xx for this recipient or
+   message) marks it ``failed`` with the server's reason; its matches stay with
+   it, visible in ``outbox list``, and ``outbox retry ID`` sends it again with
+   the same Message-ID once the address is fixed. They are not put back into
+   later digests, so a dead address does not get a new failing digest every run.
+4. The crash window: if the process dies after the server accepted a digest and
+   before ``sent`` is committed, the lease expires and the digest is sent again,
+   with the same Message-ID (mail clients and archives fold such duplicates).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from alerts.exceptions import (
+    DeliveryError,
+    PermanentDeliveryError,
+    TransportDownError,
+)
+from alerts.transport import Outgoing, Transport
+from monitor.logs import log_event
+from monitor.store import digests as store
+from monitor.store.db import transaction
+
+log = logging.getLogger(__name__)
+
+FIRST_RETRY = timedelta(minutes=1)
+MAX_RETRY = timedelta(hours=6)
+MIN_LEASE = timedelta(minutes=5)
+BATCH_SIZE = 50
+UNSUBSCRIBED = "recipient unsubscribed before it was sent"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one digest in one delivery run."""
+
+    digest_id: int
+    watchlist: str
+    recipient: str
+    subject: str
+    status: str  # "sent" | "pending" (will be retried) | "failed"
+    error: str | None = None
+    next_attempt_at: datetime | None = None
+
+
+def new_owner() -> str:
+    """A lease owner name unique to this call: host, process and a random part."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def backoff(attempts: int) -> timedelta:
+    """Wait before the next try after ``attempts`` failed ones: 1 min doubling, capped at 6 h."""
+    if attempts <= 0:
+        return timedelta(0)
+    delay: timedelta = FIRST_RETRY * 2 ** min(attempts - 1, 20)
+    return min(delay, MAX_RETRY)
+
+
+def enqueue(
+    session: Session,
+    *,
+    watchlist: str,
+    recipient: str,
+    message_id: str,
+    subject: str,
+    message: bytes,
+    match_ids: Sequence[int],
+    now: datetime,
+) -> int:
+    """Write a digest and its deliveries (the caller's transaction commits both or neither)."""
+    return store.add_digest(
+        session,
+        watchlist=watchlist,
+        recipient=recipient,
+        message_id=message_id,
+        subject=subject,
+        message=message,
+        match_ids=match_ids,
+        now=now,
+    )
+
+
+def deliver_due(
+    sessions: sessionmaker[Session],
+    transport_factory: Callable[[], Transport],
+    now: datetime,
+    lease: timedelta = MIN_LEASE,
+) -> list[Outcome]:
+    """Send every pending digest whose time has come; returns one outcome per digest tried."""
+    owner = new_owner()
+    outcomes: list[Outcome] = []
+    tried: set[int] = set()
+    transport: Transport | None = None
+    try:
+        while True:
+            claimed = [i for i in _claim(sessions, owner, now, now + lease) if i not in tried]
+            if not claimed:
+                break
+            tried.update(claimed)
+            if transport is None:
+                transport = transport_factory()
+            outcomes.extend(_deliver_batch(sessions, transport, claimed, owner, now))
+    finally:
+        if transport is not None:
+            transport.close()
+    return outcomes
+
+
+def _claim(
+    sessions: sessionmaker[Session], owner: str, now: datetime, until: datetime
+) -> list[int]:
+    with transaction(sessions) as session:
+        candidates = store.due_digest_ids(session, now, BATCH_SIZE)
+        return [i for i in candidates if store.claim_digest(session, i, owner, now, until)]
+
+
+def _deliver_batch(
+    sessions: sessionmaker[Session],
+    transport: Transport,
+    claimed: list[int],
+    owner: str,
+    now: datetime,
+) -> list[Outcome]:
+    outcomes: list[Outcome] = []
+    down: TransportDownError | None = None
+    for digest_id in claimed:
+        with sessions() as session:
+            row = store.get_digest(session, digest_id)
+            if row is None:
+                continue
+            digest = Outgoing(
+                id=row.id,
+                watchlist=row.watchlist,
+                recipient=row.recipient,
+                message_id=row.message_id,
+                subject=row.subject,
+                message=row.message,
+                created_at=row.created_at,
+            )
+            attempts = row.attempts
+            left = digest.recipient.lower() in store.unsubscribed(session, digest.watchlist)
+        if left:
+            outcomes.append(_finish(sessions, digest, owner, now, attempts, UNSUBSCRIBED, True))
+            continue
+        if down is not None:
+            outcomes.append(_finish(sessions, digest, owner, now, attempts + 1, str(down), False))
+            continue
+        try:
+            transport.send(digest)
+        except TransportDownError as exc:
+            down = exc
+            outcomes.append(_finish(sessions, digest, owner, now, attempts + 1, str(exc), False))
+        except PermanentDeliveryError as exc:
+            outcomes.append(_finish(sessions, digest, owner, now, attempts + 1, str(exc), True))
+        except DeliveryError as exc:
+            outcomes.append(_finish(sessions, digest, owner, now, attempts + 1, str(exc), False))
+        else:
+            outcomes.append(_finish(sessions, digest, owner, now, attempts + 1, None, False))
+    return outcomes
+
+
+def _finish(
+    sessions: sessionmaker[Session],
+    digest: Outgoing,
+    owner: str,
+    now: datetime,
+    attempts: int,
+    error: str | None,
+    permanent: bool,
+) -> Outcome:
+    if error is None:
+        status, next_at = "sent", now
+    elif permanent:
+        status, next_at = "failed", now
+    else:
+        status, next_at = "pending", now + backoff(attempts)
+    with transaction(sessions) as session:
+        kept = store.finish_digest(
+            session,
+            digest.id,
+            owner,
+            status=status,
+            attempts=attempts,
+            next_attempt_at=next_at,
+            last_error=error,
+            sent_at=now if status == "sent" else None,
+        )
+    if not kept:
+        log_event(
+            log,
+            "digest_lease_lost",
+            logging.WARNING,
+            digest_id=digest.id,
+            recipient=digest.recipient,
+            status=status,
+        )
+    log_event(
+        log,
+        "digest_delivered" if status == "sent" else "digest_not_delivered",
+        logging.INFO if status == "sent" else logging.WARNING,
+        digest_id=digest.id,
+        watchlist=digest.watchlist,
+        recipient=digest.recipient,
+        status=status,
+        attempts=attempts,
+        error=error or "",
+    )
+    return Outcome(
+        digest_id=digest.id,
+        watchlist=digest.watchlist,
+        recipient=digest.recipient,
+        subject=digest.subject,
+        status=status,
+        error=error,
+        next_attempt_at=next_at if status == "pending" else None,
+    )

@@ -1,0 +1,234 @@
+"""What the scheduler and the CLI call: build due digests, send them, retry the outbox.
+
+    run_due_digests(app, now)   every minute from the scheduler: for each watchlist whose
+                                schedule is due, write one digest per subscribed recipient
+                                with undelivered matches to the outbox, then deliver
+    send_digests(app, …)        ``digest send``: the same, now, whatever the schedule
+    deliver_pending(app, now)   retry pending outbox rows whose time has come
+
+Schedules: ``DigestSchedule.last_run_at`` remembers when each watchlist's digest
+last ran, so a restart after missed slots sends one digest (coalesced), not one
+per slot. ``hourly``/``daily``/``weekly`` record a run even when nothing was new
+(and send an empty digest only when the watchlist says ``send_empty``);
+``immediate`` records a run only when it sent something, so the first match
+after a quiet spell goes out at the next tick and later ones are batched for
+``MONITOR_DIGEST_BATCH_MINUTES``. A schedule lease keeps two processes from
+building the same watchlist's digests at once; the unique delivery rows make a
+race harmless anyway (the loser's transaction rolls back, nothing is written).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from alerts import outbox
+from alerts.exceptions import RecipientError
+from alerts.message import build_message, new_message_id, to_bytes
+from alerts.outbox import Outcome
+from alerts.render import render
+from alerts.select import build_content, undelivered_items
+from alerts.transport import make_transport
+from monitor.app import App
+from monitor.logs import log_event
+from monitor.schedules import parse_timezone
+from monitor.store import digests as store
+from monitor.store.db import transaction
+from monitor.watchlists import Watchlist
+
+log = logging.getLogger(__name__)
+
+SCHEDULE_LEASE = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class Created:
+    """A digest written to the outbox."""
+
+    digest_id: int
+    watchlist: str
+    recipient: str
+    subject: str
+    matches: int
+
+
+@dataclass(frozen=True)
+class DigestReport:
+    """What one run did: digests written to the outbox, and what became of each one sent."""
+
+    created: tuple[Created, ...] = ()
+    outcomes: tuple[Outcome, ...] = ()
+
+    @property
+    def sent(self) -> tuple[Outcome, ...]:
+        return tuple(o for o in self.outcomes if o.status == "sent")
+
+    @property
+    def failed(self) -> tuple[Outcome, ...]:
+        return tuple(o for o in self.outcomes if o.status == "failed")
+
+    @property
+    def waiting(self) -> tuple[Outcome, ...]:
+        return tuple(o for o in self.outcomes if o.status == "pending")
+
+
+def run_due_digests(app: App, now: datetime | None = None) -> DigestReport:
+    """Build the digests whose schedule is due, then deliver everything pending."""
+    now = now or datetime.now(UTC)
+    owner = outbox.new_owner()
+    gap = timedelta(minutes=app.settings.digest_batch_minutes)
+    created: list[Created] = []
+    for watchlist in app.watchlists.watchlists:
+        tz = parse_timezone(watchlist.timezone or "UTC")
+        with transaction(app.sessions) as session:
+            store.ensure_schedule(session, watchlist.slug)
+            last = store.last_run(session, watchlist.slug)
+        if not watchlist.schedule.due(last, now, tz, gap):
+            continue
+        with transaction(app.sessions) as session:
+            if not store.claim_schedule(session, watchlist.slug, owner, now, now + SCHEDULE_LEASE):
+                continue  # another process is building this watchlist's digests
+        try:
+            created.extend(_run_watchlist(app, watchlist, owner, now, gap))
+        finally:
+            with transaction(app.sessions) as session:
+                store.release_schedule(session, watchlist.slug, owner)
+    outcomes = deliver_pending(app, now=now)
+    return DigestReport(tuple(created), tuple(outcomes))
+
+
+def _run_watchlist(
+    app: App, watchlist: Watchlist, owner: str, now: datetime, gap: timedelta
+) -> list[Created]:
+    tz = parse_timezone(watchlist.timezone or "UTC")
+    periodic = watchlist.schedule.kind != "immediate"
+    try:
+        with transaction(app.sessions) as session:
+            # Read again under the lease: another process may have run it a moment ago.
+            if not watchlist.schedule.due(store.last_run(session, watchlist.slug), now, tz, gap):
+                return []
+            created = _write_digests(
+                app,
+                session,
+                watchlist,
+                watchlist.recipients,
+                now,
+                send_empty=periodic and watchlist.send_empty,
+            )
+            if periodic or created:
+                store.release_schedule(session, watchlist.slug, owner, last_run_at=now)
+    except IntegrityError:
+        log_event(log, "digest_race_lost", logging.WARNING, watchlist=watchlist.slug)
+        return []
+    return created
+
+
+def send_digests(
+    app: App,
+    watchlist: str | None = None,
+    to: str | None = None,
+    now: datetime | None = None,
+) -> DigestReport:
+    """Send now what each recipient has not yet received, whatever the schedules say.
+
+    ``watchlist`` limits it to one watchlist (name or slug); ``to`` to one recipient,
+    who must be a recipient of the chosen watchlist(s).
+    """
+    now = now or datetime.now(UTC)
+    chosen = (app.watchlists.get(watchlist),) if watchlist else app.watchlists.watchlists
+    if to is not None:
+        wanted = to.strip().lower()
+        if not any(wanted in _addresses(w.recipients) for w in chosen):
+            names = ", ".join(w.slug for w in chosen) or "(none)"
+            raise RecipientError(
+                f"{to} is not a recipient of {names}; add it under 'recipients:' in the "
+                "watchlist file first"
+            )
+    created: list[Created] = []
+    for item in chosen:
+        recipients = [r for r in item.recipients if to is None or r.strip().lower() == wanted]
+        try:
+            with transaction(app.sessions) as session:
+                created.extend(
+                    _write_digests(app, session, item, recipients, now, send_empty=False)
+                )
+        except IntegrityError:
+            log_event(log, "digest_race_lost", logging.WARNING, watchlist=item.slug)
+    outcomes = deliver_pending(app, now=now)
+    return DigestReport(tuple(created), tuple(outcomes))
+
+
+def deliver_pending(app: App, now: datetime | None = None) -> list[Outcome]:
+    """Hand over every pending outbox row whose next attempt has come."""
+    now = now or datetime.now(UTC)
+    lease = max(outbox.MIN_LEASE, timedelta(seconds=app.settings.smtp_timeout_seconds * 6))
+    return outbox.deliver_due(app.sessions, lambda: make_transport(app.settings), now, lease)
+
+
+def _addresses(recipients: Iterable[str]) -> set[str]:
+    return {r.strip().lower() for r in recipients}
+
+
+def _write_digests(
+    app: App,
+    session: Session,
+    watchlist: Watchlist,
+    recipients: Iterable[str],
+    now: datetime,
+    *,
+    send_empty: bool,
+) -> list[Created]:
+    """One digest per subscribed recipient with something new, in the caller's transaction."""
+    settings = app.settings
+    left = store.unsubscribed(session, watchlist.slug)
+    created = []
+    seen: set[str] = set()
+    for recipient in recipients:
+        address = recipient.strip()
+        if not address or address.lower() in seen or address.lower() in left:
+            continue
+        seen.add(address.lower())
+        items = undelivered_items(session, watchlist.slug, address)
+        if not items and not send_empty:
+            continue
+        content = build_content(watchlist, address, items, now)
+        rendered = render(
+            content, mail_from=settings.mail_from, unsubscribe_url=settings.unsubscribe_url
+        )
+        message_id = new_message_id(watchlist, settings.mail_from)
+        message = build_message(
+            rendered,
+            watchlist=watchlist,
+            recipient=address,
+            mail_from=settings.mail_from,
+            message_id=message_id,
+            date=now,
+            unsubscribe_url=settings.unsubscribe_url,
+        )
+        digest_id = outbox.enqueue(
+            session,
+            watchlist=watchlist.slug,
+            recipient=address,
+            message_id=message_id,
+            subject=rendered.subject,
+            message=to_bytes(message),
+            match_ids=content.match_ids,
+            now=now,
+        )
+        created.append(
+            Created(digest_id, watchlist.slug, address, rendered.subject, len(content.match_ids))
+        )
+        log_event(
+            log,
+            "digest_queued",
+            digest_id=digest_id,
+            watchlist=watchlist.slug,
+            recipient=address,
+            matches=len(content.match_ids),
+        )
+    return created
