@@ -5,7 +5,9 @@
         ├── FetchError               the HTTP fetch failed (timeout, dns, http_404, too_large…)
         │   └── UnsafeURLError (ValueError)   not http(s), or a private address (refused)
         ├── ParseError               the body is not a usable feed (parse_error, not_a_feed…)
-        └── FeedNotFound (LookupError)        no feed with that URL in the store
+        ├── OpmlError (ValueError)   an OPML file that cannot be read (names the file)
+        ├── FeedNotFound (LookupError, ValueError)   no feed with that URL in the store
+        └── FeedExists (ValueError)           the feed is already in the store
 
 Every message names the URL and says what the user can do.
 """
@@ -44,11 +46,25 @@ class ParseError(FeedError):
         self.feed_links = feed_links
 
 
-class FeedNotFound(FeedError, LookupError):
+class OpmlError(FeedError, ValueError):
+    """An OPML file that cannot be read; the message names the file and the problem."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("opml", message)
+
+
+class FeedNotFound(FeedError, LookupError, ValueError):
     """No feed with that URL is in the store."""
 
     def __init__(self, url: str) -> None:
         super().__init__("not_found", f"no feed {url} (see `news-monitor feeds list`)")
+
+
+class FeedExists(FeedError, ValueError):
+    """The feed is already in the store."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__("exists", f"{url} is already polled (see `news-monitor feeds list`)")
 
 
 ERROR_KINDS = (

@@ -1,0 +1,600 @@
+"""Poll feeds end to end: claim → fetch → parse → store new articles → match → store matches.
+
+Stages and what they hand on (frozen dataclasses named for where they sit):
+
+    claim_due_feeds (store)      → FeedForUpdate     a leased feed, as storage knows it
+    fetch + parse (async)        → Fetched           the response, parsed entries or the error
+    store_fetched (one txn/feed) → FeedOutcome       what happened, for logs and the CLI
+
+Fetching runs on an asyncio loop (one ``httpx`` client, global and per-host
+limits); parsing runs in a process pool beside it when a batch has many feeds
+(feedparser is CPU-bound); storing and matching run on one worker thread, one
+transaction per feed, while the next feeds are fetched. One feed's failure is
+recorded on that feed (``error_kind``, ``last_error``) and never stops the others.
+
+``poll_due_feeds`` is synchronous (it runs its own event loop), so the scheduler
+can call it from a plain thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import uuid
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from multiprocessing import get_context
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from monitor.app import App
+from monitor.articles import MIN_SHINGLE_WORDS, best_match, html_to_text, normalised_words
+from monitor.config import Settings
+from monitor.feeds import schedule
+from monitor.feeds.exceptions import FeedError, FetchError, ParseError
+from monitor.feeds.fetch import PAGE_ACCEPT, Fetcher, FetchLimits, FetchResult, Validators
+from monitor.feeds.opml import OpmlFeed, read_opml
+from monitor.feeds.parse import Entry, ParsedFeed, parse_feed
+from monitor.logs import log_event
+from monitor.matching.results import MatchResult
+from monitor.store import feeds as store
+from monitor.store.db import transaction
+
+log = logging.getLogger("monitor.pipeline")
+
+LEASE = timedelta(minutes=15)
+BATCH = 1000
+POOL_MIN_FEEDS = 32  # below this, parsing on a thread beats starting worker processes
+STORY_WINDOW = timedelta(days=30)  # near-duplicates are looked for among this recent past
+MOVE_AFTER = 2  # permanent redirects seen this many polls in a row update the stored URL
+FULL_TEXT_MIN_GAIN = 1.2  # the extracted page replaces the feed text when this much longer
+
+Matcher = Callable[[str, str], Sequence[MatchResult]]
+
+
+@dataclass(frozen=True)
+class FeedOutcome:
+    """What one poll of one feed did; ``status``: ok, not_modified, failing or gone."""
+
+    url: str
+    status: str
+    error_kind: str | None = None
+    error: str | None = None
+    new: int = 0
+    same_story: int = 0  # new articles that joined a story already seen
+    matched: Mapping[str, int] = field(default_factory=dict)  # watchlist → new matches
+    duplicate_matches: int = 0  # matches on later copies of a story (stored, never alerted)
+    warning: str | None = None
+    moved_to: str | None = None
+    next_poll_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PollReport:
+    """One poll cycle: an outcome per feed polled."""
+
+    outcomes: tuple[FeedOutcome, ...]
+    started_at: datetime
+    finished_at: datetime
+
+    @property
+    def new_articles(self) -> int:
+        return sum(o.new for o in self.outcomes)
+
+    @property
+    def matched(self) -> dict[str, int]:
+        total: Counter[str] = Counter()
+        for outcome in self.outcomes:
+            total.update(outcome.matched)
+        return dict(sorted(total.items()))
+
+    @property
+    def failed(self) -> tuple[FeedOutcome, ...]:
+        return tuple(o for o in self.outcomes if o.status in ("failing", "gone"))
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A claimed feed after fetching and parsing: a response (maybe 304) or an error."""
+
+    feed: store.FeedForUpdate
+    result: FetchResult | None = None
+    parsed: ParsedFeed | None = None
+    error: FeedError | None = None
+    unconditional: bool = False
+    full_texts: Mapping[str, str] = field(default_factory=dict)  # entry id → page text
+
+
+# ---------------------------------------------------------------- public API
+
+
+def poll_due_feeds(app: App, *, all_feeds: bool = False, now: datetime | None = None) -> PollReport:
+    """Poll every due feed once (every pollable feed with ``all_feeds``); one outcome each."""
+    started = now or datetime.now(UTC)
+    owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    matcher = _matcher(app)
+    outcomes: list[FeedOutcome] = []
+    pool: Executor | None = None
+    try:
+        while True:
+            with transaction(app.sessions) as session:
+                claimed = store.claim_due_feeds(
+                    session,
+                    now=started,
+                    cycle_started=started,
+                    owner=owner,
+                    lease=LEASE,
+                    all_feeds=all_feeds,
+                    limit=BATCH,
+                )
+            if not claimed:
+                break
+            if pool is None and len(claimed) >= POOL_MIN_FEEDS and (os.cpu_count() or 1) > 1:
+                pool = ProcessPoolExecutor(
+                    max_workers=min(4, os.cpu_count() or 1), mp_context=get_context("forkserver")
+                )
+            outcomes.extend(
+                asyncio.run(_poll_batch(app.settings, app.sessions, matcher, claimed, pool, now))
+            )
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    return PollReport(tuple(outcomes), started, datetime.now(UTC))
+
+
+def check_feed(
+    app: App, url: str
+) -> tuple[FetchResult | None, ParsedFeed | None, FeedError | None]:
+    """Fetch and parse one URL now, storing nothing: for ``feeds check``."""
+
+    async def run() -> tuple[FetchResult | None, ParsedFeed | None, FeedError | None]:
+        async with Fetcher(FetchLimits.from_settings(app.settings)) as fetcher:
+            try:
+                result = await fetcher.fetch(url)
+            except FetchError as exc:
+                return None, None, exc
+        try:
+            return result, parse_feed(result.body, result.headers, result.final_url), None
+        except ParseError as exc:
+            return result, None, exc
+
+    return asyncio.run(run())
+
+
+def default_feeds() -> list[OpmlFeed]:
+    """The feed list shipped in the package (``monitor/feeds/default_feeds.opml``)."""
+    resource = resources.files("monitor.feeds").joinpath("default_feeds.opml")
+    if not resource.is_file():
+        return []
+    return read_opml(resource.read_bytes(), "monitor/feeds/default_feeds.opml")
+
+
+def ensure_default_feeds(app: App, *, now: datetime | None = None) -> int:
+    """Import the shipped default feeds when the feeds table is empty and the setting allows it."""
+    if not app.settings.import_default_feeds:
+        return 0
+    with transaction(app.sessions) as session:
+        if store.count_feeds(session) > 0:
+            return 0
+        return import_feeds(session, default_feeds(), now=now or datetime.now(UTC))[0]
+
+
+def import_feeds(session: Session, feeds: Sequence[OpmlFeed], *, now: datetime) -> tuple[int, int]:
+    """Add the feeds not yet present; (added, already present)."""
+    added = skipped = 0
+    for item in feeds:
+        if store.find_feed(session, item.url) is not None:
+            skipped += 1
+            continue
+        store.add_feed(
+            session,
+            item.url,
+            now=now,
+            title=item.title,
+            folder=item.folder,
+            site_url=item.site_url,
+        )
+        added += 1
+    return added, skipped
+
+
+# ---------------------------------------------------------------- fetch and parse
+
+
+def _matcher(app: App) -> Matcher | None:
+    if not app.watchlists.watchlists:
+        return None
+    return app.watchlists.matcher.match
+
+
+async def _poll_batch(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    matcher: Matcher | None,
+    feeds: Sequence[store.FeedForUpdate],
+    pool: Executor | None,
+    fixed_now: datetime | None,
+) -> list[FeedOutcome]:
+    limits = FetchLimits.from_settings(settings)
+    loop = asyncio.get_running_loop()
+    outcomes: list[FeedOutcome] = []
+    async with Fetcher(limits) as fetcher:
+
+        async def fetch_one(feed: store.FeedForUpdate) -> Fetched:
+            now = fixed_now or datetime.now(UTC)
+            unconditional = feed.ignores_validators or (
+                feed.last_full_fetch_at is None
+                or now - feed.last_full_fetch_at >= schedule.UNCONDITIONAL_EVERY
+            )
+            validators = None if unconditional else Validators(feed.etag, feed.last_modified)
+            try:
+                result = await fetcher.fetch(feed.url, validators)
+            except FetchError as exc:
+                return Fetched(feed, error=exc)
+            if result.not_modified:
+                return Fetched(feed, result=result)
+            try:
+                if pool is not None:
+                    parsed = await loop.run_in_executor(
+                        pool, parse_feed, result.body, result.headers, result.final_url
+                    )
+                else:
+                    parsed = await asyncio.to_thread(
+                        parse_feed, result.body, result.headers, result.final_url
+                    )
+            except ParseError as exc:
+                return Fetched(feed, result=result, error=exc)
+            fetched = Fetched(feed, result=result, parsed=parsed, unconditional=unconditional)
+            if feed.fetch_full_text and parsed.entries:
+                fetched = await _add_full_texts(fetcher, sessions, fetched)
+            return fetched
+
+        tasks = [asyncio.create_task(fetch_one(feed)) for feed in feeds]
+        for next_done in asyncio.as_completed(tasks):
+            fetched = await next_done
+            outcome = await asyncio.to_thread(
+                store_fetched, sessions, matcher, settings, fetched, fixed_now, random.random()
+            )
+            outcomes.append(outcome)
+    return outcomes
+
+
+async def _add_full_texts(
+    fetcher: Fetcher, sessions: sessionmaker[Session], fetched: Fetched
+) -> Fetched:
+    """Fetch the pages of the entries not yet stored and extract their main text."""
+    assert fetched.parsed is not None
+    entries = fetched.parsed.entries
+
+    def unknown() -> list[Entry]:
+        with transaction(sessions) as session:
+            known, _hashes = store.known_entries(
+                session, fetched.feed.id, [e.entry_id for e in entries], []
+            )
+        return [e for e in entries if e.entry_id not in known and e.url]
+
+    texts: dict[str, str] = {}
+    for entry in await asyncio.to_thread(unknown):
+        assert entry.url is not None
+        try:
+            page = await fetcher.fetch(entry.url, accept=PAGE_ACCEPT)
+        except FetchError as exc:
+            log_event(log, "full_text_failed", logging.WARNING, url=entry.url, error_kind=exc.kind)
+            continue
+        text = await asyncio.to_thread(extract_main_text, page.body, page.final_url)
+        if text and len(text) > FULL_TEXT_MIN_GAIN * len(entry.text):
+            texts[entry.entry_id] = text
+    return replace(fetched, full_texts=texts)
+
+
+def extract_main_text(body: bytes, url: str) -> str:
+    """The main text of an article page (trafilatura), or plain page text if it finds none."""
+    import trafilatura
+
+    html = body.decode("utf-8", errors="replace")
+    text = trafilatura.extract(html, url=url, include_comments=False, include_tables=False)
+    return str(text).strip() if text else html_to_text(html)
+
+
+# ---------------------------------------------------------------- store
+
+
+def store_fetched(
+    sessions: sessionmaker[Session],
+    matcher: Matcher | None,
+    settings: Settings,
+    fetched: Fetched,
+    fixed_now: datetime | None = None,
+    jitter: float = 0.0,
+) -> FeedOutcome:
+    """Write one feed's poll in one transaction: new articles, stories, matches, the feed row."""
+    now = fixed_now or datetime.now(UTC)
+    feed = fetched.feed
+    interval = timedelta(minutes=feed.interval_minutes or settings.poll_interval_minutes)
+    with transaction(sessions) as session:
+        if fetched.error is not None:
+            outcome = _record_failure(session, fetched, fetched.error, interval, now, jitter)
+        else:
+            outcome = _record_success(session, matcher, fetched, interval, now, jitter)
+    log_event(
+        log,
+        "feed_polled",
+        logging.INFO if outcome.error_kind is None else logging.WARNING,
+        feed_url=outcome.url,
+        status=outcome.status,
+        new=outcome.new,
+        matched=sum(outcome.matched.values()),
+        error_kind=outcome.error_kind,
+    )
+    if outcome.moved_to:
+        log_event(log, "feed_moved", feed_url=feed.url, new_url=outcome.moved_to)
+    return outcome
+
+
+def _record_failure(
+    session: Session,
+    fetched: Fetched,
+    error: FeedError,
+    interval: timedelta,
+    now: datetime,
+    jitter: float,
+) -> FeedOutcome:
+    feed = fetched.feed
+    errors = feed.consecutive_errors + 1
+    gone = error.kind == "http_410"
+    retry = getattr(error, "retry_after", None)
+    next_poll = schedule.next_after_failure(
+        now,
+        interval,
+        errors,
+        retry_after=timedelta(seconds=retry) if retry else None,
+        jitter=jitter,
+    )
+    status = "gone" if gone else "failing"
+    store.update_feed(
+        session,
+        feed.id,
+        {
+            "status": status,
+            "consecutive_errors": errors,
+            "error_kind": error.kind,
+            "last_error": error.message,
+            "last_polled_at": now,
+            "next_poll_at": next_poll,
+        },
+    )
+    return FeedOutcome(
+        url=feed.url,
+        status=status,
+        error_kind=error.kind,
+        error=error.message,
+        next_poll_at=next_poll,
+    )
+
+
+def _record_success(
+    session: Session,
+    matcher: Matcher | None,
+    fetched: Fetched,
+    interval: timedelta,
+    now: datetime,
+    jitter: float,
+) -> FeedOutcome:
+    feed = fetched.feed
+    result = fetched.result
+    assert result is not None
+    values: dict[str, Any] = {
+        "status": "ok",
+        "consecutive_errors": 0,
+        "error_kind": None,
+        "last_error": None,
+        "last_polled_at": now,
+        "last_success_at": now,
+    }
+    moved_to = _redirect_values(session, feed, result, values)
+    parsed = fetched.parsed
+    new = same_story = duplicates = 0
+    matched: dict[str, int] = {}
+    ttl = None
+    if parsed is not None:
+        stored = _store_entries(session, matcher, fetched, now)
+        new, same_story, matched, duplicates = stored
+        ttl = parsed.ttl_minutes
+        validators = result.validators
+        values.update(
+            etag=validators.etag,
+            last_modified=validators.last_modified,
+            parse_warning=parsed.warning,
+        )
+        if fetched.unconditional:
+            values["last_full_fetch_at"] = now
+            if (
+                new
+                and not feed.ignores_validators
+                and _same_validators(feed, validators)
+                and (feed.etag or feed.last_modified)
+            ):
+                values["ignores_validators"] = True
+                log_event(log, "feed_validators_stale", logging.WARNING, feed_url=feed.url, new=new)
+        if feed.title is None and parsed.title:
+            values["title"] = parsed.title[:500]
+        dates = [e.published_at for e in parsed.entries if e.published_at is not None]
+        interval = schedule.healthy_interval(
+            interval, pinned=feed.interval_pinned, entry_dates=dates
+        )
+        if not feed.interval_pinned:
+            values["interval_minutes"] = max(1, round(interval.total_seconds() / 60))
+        if new:
+            values["last_new_at"] = now
+    hints = schedule.hints_from(result.headers, ttl_minutes=ttl, now=now)
+    next_poll = schedule.next_after_success(now, interval, hints, jitter=jitter)
+    values["next_poll_at"] = next_poll
+    store.update_feed(session, feed.id, values)
+    return FeedOutcome(
+        url=moved_to or feed.url,
+        status="ok" if parsed is not None else "not_modified",
+        new=new,
+        same_story=same_story,
+        matched=matched,
+        duplicate_matches=duplicates,
+        warning=parsed.warning if parsed is not None else None,
+        moved_to=moved_to,
+        next_poll_at=next_poll,
+    )
+
+
+def _same_validators(feed: store.FeedForUpdate, validators: Validators) -> bool:
+    return (feed.etag or None) == (validators.etag or None) and (feed.last_modified or None) == (
+        validators.last_modified or None
+    )
+
+
+def _redirect_values(
+    session: Session, feed: store.FeedForUpdate, result: FetchResult, values: dict[str, Any]
+) -> str | None:
+    """Track permanent redirects; after MOVE_AFTER polls in a row, move the feed's URL."""
+    target = result.permanent_url
+    if target is None:
+        values.update(redirect_url=None, redirect_count=0)
+        return None
+    count = feed.redirect_count + 1 if feed.redirect_url == target else 1
+    if count >= MOVE_AFTER and not store.feeds_on_url(session, target, feed.id):
+        values.update(url=target, redirect_url=None, redirect_count=0)
+        return target
+    values.update(redirect_url=target, redirect_count=count)
+    return None
+
+
+def _store_entries(
+    session: Session, matcher: Matcher | None, fetched: Fetched, now: datetime
+) -> tuple[int, int, dict[str, int], int]:
+    """Insert the entries not seen before; (new, joined a known story, matches, duplicates)."""
+    parsed = fetched.parsed
+    feed = fetched.feed
+    assert parsed is not None
+    entries = parsed.entries
+    if not entries:
+        return 0, 0, {}, 0
+    known_ids, known_hashes = store.known_entries(
+        session, feed.id, [e.entry_id for e in entries], [e.content_hash for e in entries]
+    )
+    fresh: list[Entry] = []
+    batch_hashes: set[str] = set()
+    for entry in entries:
+        if entry.entry_id in known_ids:
+            continue
+        substantial = len(normalised_words(entry.title)) + len(entry.text) // 6 >= MIN_SHINGLE_WORDS
+        if substantial and (
+            entry.content_hash in known_hashes or entry.content_hash in batch_hashes
+        ):
+            continue  # the id changed, the content did not: not a new article
+        batch_hashes.add(entry.content_hash)
+        fresh.append(entry)
+    if not fresh:
+        return 0, 0, {}, 0
+
+    # Stories: same canonical URL, else a near-identical text, else a new story.
+    by_url = store.stories_by_url(session, [e.canonical_url for e in fresh if e.canonical_url])
+    keys = [key for e in fresh if e.signature for key in e.signature.bands]
+    candidates = store.near_duplicate_candidates(session, keys, since=now - STORY_WINDOW)
+    refs: list[int] = []  # >= 0: an existing story id; < 0: -(index+1) of a new story
+    new_fingerprints: list[str | None] = []
+    batch_urls: dict[str, int] = {}
+    batch_sigs: list[tuple[int, bytes, tuple[str, ...]]] = []
+    joined = 0
+    for entry in fresh:
+        ref: int | None = None
+        if entry.canonical_url:
+            ref = batch_urls.get(entry.canonical_url, by_url.get(entry.canonical_url))
+        if ref is None and entry.signature is not None:
+            sig = entry.signature
+            pool = [(r, v) for r, v, bands in batch_sigs if set(bands) & set(sig.bands)]
+            for band in sig.bands:
+                pool.extend(candidates.get(band, ()))
+            ref = best_match(sig, pool)
+        if ref is None:
+            new_fingerprints.append(entry.content_hash)
+            ref = -len(new_fingerprints)
+        else:
+            joined += 1
+        refs.append(ref)
+        if entry.canonical_url:
+            batch_urls.setdefault(entry.canonical_url, ref)
+        if entry.signature is not None:
+            batch_sigs.append((ref, entry.signature.values, entry.signature.bands))
+    created = store.new_stories(session, new_fingerprints, now)
+    story_ids = [ref if ref >= 0 else created[-ref - 1] for ref in refs]
+
+    texts = [fetched.full_texts.get(e.entry_id, e.text) for e in fresh]
+    article_ids = store.insert_articles(
+        session,
+        [
+            {
+                "feed_id": feed.id,
+                "story_id": story_id,
+                "entry_id": entry.entry_id,
+                "url": entry.url,
+                "canonical_url": entry.canonical_url,
+                "title": entry.title,
+                "text": text,
+                "author": entry.author,
+                "language": entry.language,
+                "content_hash": entry.content_hash,
+                "minhash": entry.signature.values if entry.signature else None,
+                "published_at": entry.published_at or now,
+                "first_seen_at": now,
+            }
+            for entry, story_id, text in zip(fresh, story_ids, texts, strict=True)
+        ],
+    )
+    store.insert_story_keys(
+        session,
+        [
+            (article_id, key)
+            for article_id, entry in zip(article_ids, fresh, strict=True)
+            if entry.signature is not None
+            for key in entry.signature.bands
+        ],
+    )
+    if matcher is None:
+        return len(fresh), joined, {}, 0
+
+    matched: Counter[str] = Counter()
+    duplicates = 0
+    already = store.matched_stories(
+        session, [s for s, r in zip(story_ids, refs, strict=True) if r >= 0]
+    )
+    rows = []
+    for article_id, story_id, entry, text in zip(article_ids, story_ids, fresh, texts, strict=True):
+        for result in matcher(entry.title, text):
+            if not result.matched:
+                continue
+            duplicate = (story_id, result.watchlist) in already
+            already.add((story_id, result.watchlist))
+            if duplicate:
+                duplicates += 1
+            else:
+                matched[result.watchlist] += 1
+            rows.append(
+                {
+                    "article_id": article_id,
+                    "watchlist": result.watchlist,
+                    "terms": list(result.terms),
+                    "countries": list(result.countries),
+                    "snippet": result.snippet,
+                    "highlights": [list(span) for span in result.highlights],
+                    "explanation": result.to_json(),
+                    "score": result.score,
+                    "is_duplicate": duplicate,
+                    "created_at": now,
+                }
+            )
+    store.insert_matches(session, rows)
+    return len(fresh), joined, dict(sorted(matched.items())), duplicates

@@ -1,0 +1,385 @@
+"""The queries ingestion and the ``feeds`` commands use: feeds, articles, stories, matches.
+
+No business rules (what is due, backoff, story decisions live in
+``monitor.feeds.schedule`` and ``monitor.pipeline``): reads and writes only. Every
+function takes an open ``Session``; the caller owns the transaction.
+
+Claiming due feeds: on PostgreSQL the candidates are read with ``FOR UPDATE SKIP
+LOCKED`` so several processes split the due feeds without waiting on each other;
+the lease (``lease_owner``/``lease_until``) is then set with a guarded ``UPDATE``
+whose ``WHERE`` re-checks that the lease is free, which is atomic on SQLite too. A
+process that dies leaves a lease that simply expires.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from monitor.feeds.exceptions import FeedExists, FeedNotFound
+from monitor.store.models import Article, Feed, Match, Story, StoryKey
+
+POLLABLE = ("ok", "failing")
+
+
+@dataclass(frozen=True)
+class FeedForUpdate:
+    """A claimed feed, as storage knows it, handed to the fetch stage."""
+
+    id: int
+    url: str
+    title: str | None
+    status: str
+    etag: str | None
+    last_modified: str | None
+    interval_minutes: int | None
+    interval_pinned: bool
+    consecutive_errors: int
+    fetch_full_text: bool
+    ignores_validators: bool
+    last_full_fetch_at: datetime | None
+    redirect_url: str | None
+    redirect_count: int
+
+    @classmethod
+    def from_row(cls, feed: Feed) -> FeedForUpdate:
+        return cls(
+            id=feed.id,
+            url=feed.url,
+            title=feed.title,
+            status=feed.status,
+            etag=feed.etag,
+            last_modified=feed.last_modified,
+            interval_minutes=feed.interval_minutes,
+            interval_pinned=bool(feed.interval_pinned),
+            consecutive_errors=feed.consecutive_errors or 0,
+            fetch_full_text=bool(feed.fetch_full_text),
+            ignores_validators=bool(feed.ignores_validators),
+            last_full_fetch_at=feed.last_full_fetch_at,
+            redirect_url=feed.redirect_url,
+            redirect_count=feed.redirect_count or 0,
+        )
+
+
+@dataclass(frozen=True)
+class FeedSummary:
+    """One line of ``feeds list``."""
+
+    url: str
+    title: str | None
+    folder: str | None
+    site_url: str | None
+    status: str
+    error_kind: str | None
+    consecutive_errors: int
+    last_polled_at: datetime | None
+    next_poll_at: datetime
+    articles: int
+    last_error: str | None
+    parse_warning: str | None
+    fetch_full_text: bool
+    interval_minutes: int | None
+    interval_pinned: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "title": self.title,
+            "folder": self.folder,
+            "status": self.status,
+            "error_kind": self.error_kind,
+            "consecutive_errors": self.consecutive_errors,
+            "last_polled_at": self.last_polled_at.isoformat() if self.last_polled_at else None,
+            "next_poll_at": self.next_poll_at.isoformat(),
+            "articles": self.articles,
+            "last_error": self.last_error,
+            "parse_warning": self.parse_warning,
+            "full_text": self.fetch_full_text,
+            "interval_minutes": self.interval_minutes,
+        }
+
+
+# ---------------------------------------------------------------- feeds
+
+
+def count_feeds(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(Feed)) or 0)
+
+
+def get_feed(session: Session, url: str) -> Feed:
+    feed = session.scalar(select(Feed).where(Feed.url == url))
+    if feed is None:
+        raise FeedNotFound(url)
+    return feed
+
+
+def find_feed(session: Session, url: str) -> Feed | None:
+    return session.scalar(select(Feed).where(Feed.url == url))
+
+
+def add_feed(
+    session: Session,
+    url: str,
+    *,
+    now: datetime,
+    title: str | None = None,
+    folder: str | None = None,
+    site_url: str | None = None,
+    full_text: bool = False,
+) -> Feed:
+    """A new feed, due at once; ``FeedExists`` when the URL is already there."""
+    if find_feed(session, url) is not None:
+        raise FeedExists(url)
+    feed = Feed(
+        url=url,
+        title=title,
+        folder=folder,
+        site_url=site_url,
+        status="ok",
+        next_poll_at=now,
+        consecutive_errors=0,
+        redirect_count=0,
+        fetch_full_text=full_text,
+        interval_pinned=False,
+        ignores_validators=False,
+        created_at=now,
+    )
+    session.add(feed)
+    session.flush()
+    return feed
+
+
+def remove_feed(session: Session, url: str) -> int:
+    """Delete a feed and its articles; returns how many articles went with it."""
+    feed = get_feed(session, url)
+    articles = session.scalar(select(func.count()).where(Article.feed_id == feed.id)) or 0
+    session.execute(delete(Feed).where(Feed.id == feed.id))
+    return int(articles)
+
+
+def list_feeds(session: Session) -> list[FeedSummary]:
+    counts = select(Article.feed_id, func.count().label("n")).group_by(Article.feed_id).subquery()
+    rows = session.execute(
+        select(Feed, func.coalesce(counts.c.n, 0))
+        .outerjoin(counts, counts.c.feed_id == Feed.id)
+        .order_by(Feed.folder, Feed.url)
+    ).all()
+    return [
+        FeedSummary(
+            url=feed.url,
+            title=feed.title,
+            folder=feed.folder,
+            site_url=feed.site_url,
+            status=feed.status,
+            error_kind=feed.error_kind,
+            consecutive_errors=feed.consecutive_errors or 0,
+            last_polled_at=feed.last_polled_at,
+            next_poll_at=feed.next_poll_at,
+            articles=int(count),
+            last_error=feed.last_error,
+            parse_warning=feed.parse_warning,
+            fetch_full_text=bool(feed.fetch_full_text),
+            interval_minutes=feed.interval_minutes,
+            interval_pinned=bool(feed.interval_pinned),
+        )
+        for feed, count in rows
+    ]
+
+
+def claim_due_feeds(
+    session: Session,
+    *,
+    now: datetime,
+    cycle_started: datetime,
+    owner: str,
+    lease: timedelta,
+    all_feeds: bool,
+    limit: int,
+) -> list[FeedForUpdate]:
+    """Lease up to ``limit`` due feeds (all pollable ones with ``all_feeds``) to ``owner``."""
+    due = [
+        Feed.status.in_(POLLABLE),
+        or_(Feed.lease_until.is_(None), Feed.lease_until < now),
+        or_(Feed.last_polled_at.is_(None), Feed.last_polled_at < cycle_started),
+    ]
+    if not all_feeds:
+        due.append(Feed.next_poll_at <= now)
+    ids = list(
+        session.scalars(
+            select(Feed.id)
+            .where(*due)
+            .order_by(Feed.next_poll_at, Feed.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    if not ids:
+        return []
+    session.execute(
+        update(Feed)
+        .where(Feed.id.in_(ids), or_(Feed.lease_until.is_(None), Feed.lease_until < now))
+        .values(lease_owner=owner, lease_until=now + lease)
+        .execution_options(synchronize_session=False)
+    )
+    feeds = session.scalars(
+        select(Feed).where(Feed.id.in_(ids), Feed.lease_owner == owner).order_by(Feed.id)
+    )
+    return [FeedForUpdate.from_row(feed) for feed in feeds]
+
+
+def update_feed(session: Session, feed_id: int, values: Mapping[str, Any]) -> None:
+    """Write the poll's outcome on the feed and release its lease."""
+    session.execute(
+        update(Feed)
+        .where(Feed.id == feed_id)
+        .values(**values, lease_owner=None, lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+# ---------------------------------------------------------------- articles and stories
+
+
+def known_entries(
+    session: Session, feed_id: int, entry_ids: Sequence[str], hashes: Sequence[str]
+) -> tuple[set[str], set[str]]:
+    """Which of these entry ids, and which of these content hashes, the feed already has."""
+    ids: set[str] = set()
+    seen_hashes: set[str] = set()
+    for chunk in _chunks(list(entry_ids), 500):
+        ids.update(
+            session.scalars(
+                select(Article.entry_id).where(
+                    Article.feed_id == feed_id, Article.entry_id.in_(chunk)
+                )
+            )
+        )
+    for chunk in _chunks(list(hashes), 500):
+        seen_hashes.update(
+            h
+            for h in session.scalars(
+                select(Article.content_hash).where(
+                    Article.feed_id == feed_id, Article.content_hash.in_(chunk)
+                )
+            )
+            if h
+        )
+    return ids, seen_hashes
+
+
+def stories_by_url(session: Session, urls: Iterable[str]) -> dict[str, int]:
+    """The story of each canonical URL already stored (any feed)."""
+    found: dict[str, int] = {}
+    for chunk in _chunks(sorted(set(urls)), 500):
+        for url, story_id in session.execute(
+            select(Article.canonical_url, Article.story_id).where(
+                Article.canonical_url.in_(chunk), Article.story_id.is_not(None)
+            )
+        ):
+            if url is not None and story_id is not None:
+                found.setdefault(url, story_id)
+    return found
+
+
+def near_duplicate_candidates(
+    session: Session, keys: Iterable[str], *, since: datetime
+) -> dict[str, list[tuple[int, bytes]]]:
+    """For each band key, the (story id, MinHash) of stored articles first seen since ``since``."""
+    found: dict[str, list[tuple[int, bytes]]] = defaultdict(list)
+    for chunk in _chunks(sorted(set(keys)), 500):
+        rows = session.execute(
+            select(StoryKey.key, Article.story_id, Article.minhash)
+            .join(Article, Article.id == StoryKey.article_id)
+            .where(
+                StoryKey.key.in_(chunk),
+                Article.first_seen_at >= since,
+                Article.story_id.is_not(None),
+                Article.minhash.is_not(None),
+            )
+        )
+        for key, story_id, minhash in rows:
+            if story_id is not None and minhash is not None:
+                found[key].append((story_id, minhash))
+    return found
+
+
+def new_stories(session: Session, fingerprints: Sequence[str | None], now: datetime) -> list[int]:
+    """Insert one story per fingerprint; their ids in the same order."""
+    if not fingerprints:
+        return []
+    rows = session.execute(
+        insert(Story).returning(Story.id, sort_by_parameter_order=True),
+        [{"fingerprint": f, "created_at": now} for f in fingerprints],
+    )
+    return [row[0] for row in rows]
+
+
+def insert_articles(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert articles; their ids in the same order."""
+    if not rows:
+        return []
+    result = session.execute(
+        insert(Article).returning(Article.id, sort_by_parameter_order=True), list(rows)
+    )
+    return [row[0] for row in result]
+
+
+def insert_story_keys(session: Session, rows: Sequence[tuple[int, str]]) -> None:
+    if rows:
+        session.execute(
+            insert(StoryKey), [{"article_id": article, "key": key} for article, key in rows]
+        )
+
+
+def matched_stories(session: Session, story_ids: Iterable[int]) -> set[tuple[int, str]]:
+    """(story id, watchlist) pairs that already have a match on some article."""
+    found: set[tuple[int, str]] = set()
+    for chunk in _chunks(sorted(set(story_ids)), 500):
+        for story_id, watchlist in session.execute(
+            select(Article.story_id, Match.watchlist)
+            .join(Match, Match.article_id == Article.id)
+            .where(Article.story_id.in_(chunk))
+            .distinct()
+        ):
+            if story_id is not None:
+                found.add((story_id, watchlist))
+    return found
+
+
+def insert_matches(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(Match), list(rows))
+
+
+def article_stats(session: Session, feed_id: int) -> int:
+    return int(session.scalar(select(func.count()).where(Article.feed_id == feed_id)) or 0)
+
+
+def recent_entry_dates(session: Session, feed_id: int, limit: int = 20) -> list[datetime]:
+    return list(
+        session.scalars(
+            select(Article.published_at)
+            .where(Article.feed_id == feed_id)
+            .order_by(Article.published_at.desc())
+            .limit(limit)
+        )
+    )
+
+
+def feeds_on_url(session: Session, url: str, exclude_id: int) -> bool:
+    """True when another feed already has this URL (a redirect target already polled)."""
+    return (
+        session.scalar(select(Feed.id).where(and_(Feed.url == url, Feed.id != exclude_id)))
+        is not None
+    )
+
+
+def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
