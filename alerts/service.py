@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from alerts import outbox
-from alerts.exceptions import RecipientError
+from alerts.exceptions import DigestNotFound, RecipientError
 from alerts.message import build_message, new_message_id, to_bytes
 from alerts.outbox import Outcome
 from alerts.render import render
@@ -232,3 +232,44 @@ def _write_digests(
             matches=len(content.match_ids),
         )
     return created
+
+
+def retry(app: App, digest_id: int | None = None, now: datetime | None = None) -> DigestReport:
+    """Make failed digests (or one digest) due now, with the same Message-ID, and deliver.
+
+    Raises ``DigestNotFound`` for an id that is not in the outbox or was already sent.
+    """
+    now = now or datetime.now(UTC)
+    with transaction(app.sessions) as session:
+        if digest_id is not None:
+            row = store.get_digest(session, digest_id)
+            if row is None:
+                raise DigestNotFound(
+                    f"no digest #{digest_id} in the outbox; see news-monitor outbox list"
+                )
+            if row.status == "sent":
+                sent_at = row.sent_at.isoformat(timespec="seconds") if row.sent_at else "?"
+                raise DigestNotFound(
+                    f"digest #{digest_id} was already sent at {sent_at}; nothing to retry"
+                )
+        store.requeue_digests(session, now, digest_id)
+    return DigestReport((), tuple(deliver_pending(app, now=now)))
+
+
+def unsubscribe(
+    app: App, address: str, watchlist: str | None = None, now: datetime | None = None
+) -> tuple[str, bool]:
+    """Stop sending ``watchlist`` (or every watchlist) to ``address``.
+
+    Returns the watchlist slug (``*`` for all) and whether this was new. Digests
+    already waiting in the outbox for that address are not sent (marked failed).
+    """
+    now = now or datetime.now(UTC)
+    cleaned = address.strip()
+    if "@" not in cleaned or any(ch.isspace() for ch in cleaned) or len(cleaned) > 320:
+        raise RecipientError(f"{address!r} is not an email address")
+    slug = app.watchlists.get(watchlist).slug if watchlist else store.ALL_WATCHLISTS
+    with transaction(app.sessions) as session:
+        added = store.add_unsubscribe(session, cleaned, slug, now)
+    log_event(log, "recipient_unsubscribed", address=cleaned.lower(), watchlist=slug, new=added)
+    return slug, added

@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+
 import click
+
+from alerts import service
+from alerts.outbox import Outcome
+from alerts.render import preview as render_preview
+from monitor.cli._common import Failure, echo_json, open_app
+from monitor.schedules import parse_timezone
+from monitor.store import digests as store
+
+DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]
 
 
 @click.group()
@@ -10,11 +23,160 @@ def digest() -> None:
     """Preview and send watchlist digests."""
 
 
+@digest.command()
+@click.argument("name")
+@click.option(
+    "--since",
+    type=click.DateTime(DATE_FORMATS),
+    help="Show matches stored since DATE (YYYY-MM-DD[ HH:MM], the watchlist's timezone); "
+    "default: the last 7 days.",
+)
+@click.option(
+    "--output",
+    "-o",
+    required=True,
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="HTML file to write.",
+)
+def preview(name: str, since: datetime | None, output: Path) -> None:
+    """Write the HTML digest of watchlist NAME to a file (sends nothing, records nothing)."""
+    with open_app() as app:
+        watchlist = app.watchlists.get(name)
+        start = None
+        if since is not None:
+            start = since.replace(tzinfo=parse_timezone(watchlist.timezone or "UTC"))
+        html = render_preview(app, watchlist.slug, since=start)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(html, encoding="utf-8")
+    click.echo(f"Wrote the preview of {watchlist.slug} to {output}")
+
+
+@digest.command()
+@click.option("--watchlist", "-w", "watchlist", help="Only this watchlist (name or slug).")
+@click.option("--to", "to", metavar="ADDRESS", help="Only this recipient of the watchlist(s).")
+def send(watchlist: str | None, to: str | None) -> None:
+    """Send now what each recipient has not yet received, whatever the schedule."""
+    with open_app() as app:
+        report = service.send_digests(app, watchlist=watchlist, to=to)
+    if not report.created and not report.outcomes:
+        click.echo("Nothing new to send.")
+        return
+    _print_outcomes(report.outcomes)
+    _summary(report.outcomes)
+
+
 @click.group()
 def outbox() -> None:
     """Inspect and retry digests waiting to be sent."""
 
 
+@outbox.command("list")
+@click.option(
+    "--status",
+    type=click.Choice(["pending", "sent", "failed"]),
+    help="Only digests with this status.",
+)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1), help="Rows.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of objects.")
+def list_(status: str | None, limit: int, as_json: bool) -> None:
+    """List digests in the outbox, newest first: pending, sent, failed (with the reason)."""
+    with open_app() as app, app.sessions() as session:
+        rows = store.list_digests(session, status=status, limit=limit)
+    if as_json:
+        echo_json(
+            [
+                {
+                    "id": r.id,
+                    "status": r.status,
+                    "watchlist": r.watchlist,
+                    "recipient": r.recipient,
+                    "subject": r.subject,
+                    "message_id": r.message_id,
+                    "matches": r.matches,
+                    "attempts": r.attempts,
+                    "created_at": _iso(r.created_at),
+                    "sent_at": _iso(r.sent_at),
+                    "next_attempt_at": _iso(r.next_attempt_at) if r.status == "pending" else None,
+                    "last_error": r.last_error,
+                }
+                for r in rows
+            ]
+        )
+        return
+    if not rows:
+        click.echo("The outbox is empty.")
+        return
+    for r in rows:
+        when = {
+            "sent": f"sent {_short(r.sent_at)}",
+            "pending": f"next try {_short(r.next_attempt_at)}",
+            "failed": f"failed {_short(r.next_attempt_at)}",
+        }.get(r.status, r.status)
+        click.echo(
+            f"#{r.id} {r.status:<7} {r.watchlist} → {r.recipient}  {r.matches} matches, "
+            f"{r.attempts} attempts, {when}"
+        )
+        click.echo(f"    {r.subject}")
+        if r.last_error and r.status != "sent":
+            click.echo(f"    error: {r.last_error}")
+
+
+@outbox.command()
+@click.argument("digest_id", metavar="[ID]", required=False, type=int)
+def retry(digest_id: int | None) -> None:
+    """Send failed digests (or digest ID) again now, with the same Message-ID."""
+    with open_app() as app:
+        report = service.retry(app, digest_id)
+    if not report.outcomes:
+        click.echo("Nothing to retry.")
+        return
+    _print_outcomes(report.outcomes)
+    _summary(report.outcomes)
+
+
 @click.group()
 def recipients() -> None:
     """Manage recipients (unsubscribe)."""
+
+
+@recipients.command()
+@click.argument("address")
+@click.option("--watchlist", "-w", help="Only this watchlist (default: every watchlist).")
+def unsubscribe(address: str, watchlist: str | None) -> None:
+    """Stop sending digests to ADDRESS."""
+    with open_app() as app:
+        slug, added = service.unsubscribe(app, address, watchlist)
+    which = "any watchlist" if slug == store.ALL_WATCHLISTS else f"watchlist {slug}"
+    if added:
+        click.echo(f"{address.strip()} will no longer receive {which}.")
+    else:
+        click.echo(f"{address.strip()} was already unsubscribed from {which}.")
+
+
+def _print_outcomes(outcomes: Iterable[Outcome]) -> None:
+    for o in outcomes:
+        line = f"{o.status:<7} #{o.digest_id} {o.watchlist} → {o.recipient}: {o.subject}"
+        click.echo(line)
+        if o.status == "pending":
+            click.echo(f"    will retry at {_short(o.next_attempt_at)}: {o.error}")
+        elif o.status == "failed":
+            click.echo(f"    refused: {o.error}")
+
+
+def _summary(outcomes: tuple[Outcome, ...]) -> None:
+    sent = sum(o.status == "sent" for o in outcomes)
+    failed = sum(o.status == "failed" for o in outcomes)
+    waiting = sum(o.status == "pending" for o in outcomes)
+    click.echo(f"{sent} sent, {failed} failed, {waiting} waiting to retry.")
+    if failed or waiting:
+        raise Failure(
+            f"{failed + waiting} digest(s) not delivered; see news-monitor outbox list"
+        )
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat(timespec="seconds") if moment else None
+
+
+def _short(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
