@@ -252,3 +252,104 @@ def test_user_assigned_territory_codes_are_used_as_documented() -> None:
     codes = _all_codes(articles())
     assert {"XA", "XO"} <= codes
     assert not {c for c in codes if c.startswith("X")} - set(USER_ASSIGNED_CODES)
+
+
+# --- shape of the demo feeds ---
+
+DEMO_FEEDS = {
+    "central-asia.xml": "rss20",
+    "south-asia.atom": "atom10",
+    "wire.json": "https://jsonfeed.org/version/1.1",
+    "world-news.xml": "rss20",
+}
+DEMO_LINK_PREFIX = "https://demo.news-monitor.invalid/"
+MIN_ITEM_WORDS, MAX_ITEM_WORDS = 40, 120
+
+
+def demo_items(path: Path) -> tuple[str, list[dict[str, Any]]]:
+    """(format version, items as id/link/year/title/text) of one demo feed."""
+    if path.suffix == ".json":
+        feed = json.loads(path.read_text(encoding="utf-8"))
+        items = [
+            {
+                "id": item["id"],
+                "link": item["url"],
+                "year": int(item["date_published"][:4]),
+                "date": item["date_published"],
+                "title": item["title"],
+                "text": strip_markup(item["content_html"]),
+            }
+            for item in feed["items"]
+        ]
+        return feed["version"], items
+    parsed = feedparser.parse(path.read_bytes())
+    assert not parsed.bozo, f"{path.name}: {parsed.get('bozo_exception')}"
+    items = [
+        {
+            "id": entry.id,
+            "link": entry.link,
+            "year": entry.published_parsed.tm_year,
+            "date": entry.published,
+            "title": entry.title,
+            "text": strip_markup(entry.summary),
+        }
+        for entry in parsed.entries
+    ]
+    return parsed.version, items
+
+
+def shingles(text: str, size: int = 3) -> set[tuple[str, ...]]:
+    return set(runs(words(text), size))
+
+
+def test_the_four_demo_feeds_are_there() -> None:
+    assert {p.name for p in demo_feed_paths()} == set(DEMO_FEEDS)
+
+
+@pytest.mark.parametrize("name", sorted(DEMO_FEEDS))
+def test_demo_feed_shape(name: str) -> None:
+    version, items = demo_items(DEMO_FEEDS_DIR / name)
+    assert version == DEMO_FEEDS[name]
+    assert 5 <= len(items) <= 8
+    assert len({item["id"] for item in items}) == len(items)
+    for item in items:
+        where = f"{name} {item['id']}"
+        assert item["link"].startswith(DEMO_LINK_PREFIX), where
+        assert item["year"] in (2025, 2026), where
+        assert item["title"].strip(), where
+        count = len(words(item["text"]))
+        assert MIN_ITEM_WORDS <= count <= MAX_ITEM_WORDS, f"{where}: {count} words"
+
+
+def test_demo_dates_are_rfc822_in_rss_and_rfc3339_elsewhere() -> None:
+    rfc822 = re.compile(r"[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} [+-]\d{4}")
+    rfc3339 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(Z|[+-]\d{2}:\d{2})")
+    for name in DEMO_FEEDS:
+        pattern = rfc822 if name.endswith(".xml") else rfc3339
+        for item in demo_items(DEMO_FEEDS_DIR / name)[1]:
+            assert pattern.fullmatch(item["date"]), f"{name} {item['id']}: {item['date']}"
+
+
+def test_demo_item_ids_and_links_are_unique_across_feeds_and_documented() -> None:
+    readme = (DEMO_FEEDS_DIR / "README.md").read_text(encoding="utf-8")
+    all_items = [item for name in DEMO_FEEDS for item in demo_items(DEMO_FEEDS_DIR / name)[1]]
+    assert len({item["id"] for item in all_items}) == len(all_items)
+    assert len({item["link"] for item in all_items}) == len(all_items)
+    undocumented = [item["id"] for item in all_items if f"`{item['id']}`" not in readme]
+    assert undocumented == [], "add these items to monitor/demo/feeds/README.md"
+
+
+def test_one_story_is_syndicated_in_two_feeds_with_small_edits() -> None:
+    by_feed = {name: demo_items(DEMO_FEEDS_DIR / name)[1] for name in DEMO_FEEDS}
+    pairs = []
+    names = sorted(by_feed)
+    for i, first in enumerate(names):
+        for second in names[i + 1 :]:
+            for a in by_feed[first]:
+                for b in by_feed[second]:
+                    sa, sb = shingles(a["text"]), shingles(b["text"])
+                    similarity = len(sa & sb) / len(sa | sb)
+                    if similarity >= 0.5:
+                        pairs.append((a["id"], b["id"], a["text"] != b["text"]))
+    assert ("demo-central-asia-0006", "demo-wire-0006", True) in pairs
+    assert all(edited for _, _, edited in pairs), "syndicated copies should differ a little"
