@@ -40,6 +40,7 @@ from monitor.config import Settings
 from monitor.feeds import schedule
 from monitor.feeds.exceptions import FeedError, FetchError, ParseError
 from monitor.feeds.fetch import PAGE_ACCEPT, Fetcher, FetchLimits, FetchResult, Validators
+from monitor.feeds.manage import Probe, probe
 from monitor.feeds.opml import OpmlFeed, read_opml
 from monitor.feeds.parse import Entry, ParsedFeed, parse_feed
 from monitor.logs import log_event
@@ -149,23 +150,9 @@ def poll_due_feeds(app: App, *, all_feeds: bool = False, now: datetime | None = 
     return PollReport(tuple(outcomes), started, datetime.now(UTC))
 
 
-def check_feed(
-    app: App, url: str
-) -> tuple[FetchResult | None, ParsedFeed | None, FeedError | None]:
+def check_feed(app: App, url: str) -> Probe:
     """Fetch and parse one URL now, storing nothing: for ``feeds check``."""
-
-    async def run() -> tuple[FetchResult | None, ParsedFeed | None, FeedError | None]:
-        async with Fetcher(FetchLimits.from_settings(app.settings)) as fetcher:
-            try:
-                result = await fetcher.fetch(url)
-            except FetchError as exc:
-                return None, None, exc
-        try:
-            return result, parse_feed(result.body, result.headers, result.final_url), None
-        except ParseError as exc:
-            return result, None, exc
-
-    return asyncio.run(run())
+    return probe(app, url)
 
 
 def default_feeds() -> list[OpmlFeed]:

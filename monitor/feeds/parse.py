@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urljoin
 
 import feedparser
 
@@ -96,13 +97,12 @@ def parse_feed(
         xml,
         response_headers={
             "content-type": "application/xml; charset=utf-8",
-            "content-location": url,
         },
         sanitize_html=False,
         resolve_relative_uris=False,
     )
     if not parsed.get("version"):
-        if parsed.get("bozo"):
+        if parsed.get("bozo") and stripped.startswith(b"<"):
             raise ParseError(
                 "parse_error", f"{url}: not a readable feed ({parsed.get('bozo_exception')})"
             )
@@ -154,26 +154,26 @@ def _as_utf8(body: bytes, content_type: str, url: str) -> tuple[bytes, str | Non
         else (xml_match.group(1).decode("ascii") if xml_match else "utf-8")
     ).lower()
     is_utf8 = declared.replace("_", "-") in ("utf-8", "utf8")
+    warning = None
     try:
         text = body.decode("utf-8")
-        warning = None
-        if not is_utf8 and not body.isascii():
-            if _decodes(body, declared):
-                warning = f"declared charset {declared} but the body is UTF-8; read as UTF-8"
-            else:
-                return body, None  # UTF-16 and friends: let feedparser handle it
+        if not is_utf8 and not body.isascii() and _decodes(body, declared):
+            warning = f"declared charset {declared} but the body is UTF-8; read as UTF-8"
     except UnicodeDecodeError:
         if not is_utf8 and _decodes(body, declared):
-            return body, None
-        import charset_normalizer
+            text = body.decode(declared)
+        else:
+            import charset_normalizer
 
-        best = charset_normalizer.from_bytes(body).best()
-        if best is None:
-            return body, None  # feedparser will try its own fallbacks
-        text = str(best)
-        warning = (
-            f"declared charset {declared} but the body is {best.encoding}; read as {best.encoding}"
-        )
+            best = charset_normalizer.from_bytes(body).best()
+            if best is None:
+                return body, None  # feedparser will try its own fallbacks
+            text = str(best)
+            warning = (
+                f"declared charset {declared} but the body is {best.encoding}; "
+                f"read as {best.encoding}"
+            )
+    text = text.lstrip("\ufeff")
     data = text.encode("utf-8")
     data = _XML_DECL_ENCODING.sub(rb"\1\2utf-8\2", data, count=1)
     return data, warning
@@ -222,7 +222,7 @@ def _entry(item: Any, feed_url: str, feed_language: str | None, now: datetime) -
     summary = item.get("summary", "") or ""
     body = max([*contents, summary], key=len)
     text = html_to_text(body) if body else ""
-    link = item.get("link") or None
+    link = urljoin(feed_url, item["link"]) if item.get("link") else None
     published = _date(item.get("published_parsed") or item.get("updated_parsed"), now)
     detail = item.get("title_detail") or {}
     language = detect_language(f"{title}. {text}", detail.get("language") or feed_language)

@@ -1,0 +1,150 @@
+"""Managing the feed list: probe, add (with discovery), set, remove, import, export.
+
+The ``feeds`` commands call these; each opens its own transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import select
+
+from monitor.app import App
+from monitor.feeds.discovery import FeedLink, find_feed_links, looks_like_html
+from monitor.feeds.exceptions import FeedError, FetchError, OpmlError, ParseError
+from monitor.feeds.fetch import Fetcher, FetchLimits, FetchResult, check_scheme
+from monitor.feeds.opml import OpmlFeed, read_opml, write_opml
+from monitor.feeds.parse import ParsedFeed, parse_feed
+from monitor.store import feeds as store
+from monitor.store.db import transaction
+from monitor.store.models import Feed
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One URL fetched and parsed now: the response, the feed, or the error and any feed links."""
+
+    url: str
+    result: FetchResult | None
+    parsed: ParsedFeed | None
+    error: FeedError | None
+    links: tuple[FeedLink, ...] = ()
+
+
+def probe(app: App, url: str) -> Probe:
+    """Fetch and parse ``url`` now, storing nothing."""
+    check_scheme(url)
+
+    async def fetch() -> FetchResult:
+        async with Fetcher(FetchLimits.from_settings(app.settings)) as fetcher:
+            return await fetcher.fetch(url)
+
+    try:
+        result = asyncio.run(fetch())
+    except FetchError as exc:
+        return Probe(url, None, None, exc)
+    try:
+        parsed = parse_feed(result.body, result.headers, result.final_url)
+    except ParseError as exc:
+        links: tuple[FeedLink, ...] = ()
+        if looks_like_html(result.body, result.headers.get("content-type", "")):
+            links = find_feed_links(result.body, result.final_url)
+        return Probe(url, result, None, exc, links)
+    return Probe(url, result, parsed, None)
+
+
+def add(
+    app: App,
+    url: str,
+    *,
+    title: str | None = None,
+    folder: str | None = None,
+    full_text: bool = False,
+    parsed: ParsedFeed | None = None,
+) -> store.FeedSummary:
+    """Store a feed (due at once); the title defaults to the feed's own."""
+    check_scheme(url)
+    now = datetime.now(UTC)
+    with transaction(app.sessions) as session:
+        store.add_feed(
+            session,
+            url,
+            now=now,
+            title=title or (parsed.title if parsed else None),
+            folder=folder,
+            site_url=parsed.site_url if parsed else None,
+            full_text=full_text,
+        )
+    return summary(app, url)
+
+
+def summary(app: App, url: str) -> store.FeedSummary:
+    with transaction(app.sessions) as session:
+        for row in store.list_feeds(session):
+            if row.url == url:
+                return row
+        store.get_feed(session, url)  # raises FeedNotFound
+    raise AssertionError("unreachable")
+
+
+def list_all(app: App) -> list[store.FeedSummary]:
+    with transaction(app.sessions) as session:
+        return store.list_feeds(session)
+
+
+def remove(app: App, url: str) -> int:
+    with transaction(app.sessions) as session:
+        return store.remove_feed(session, url)
+
+
+def set_options(
+    app: App,
+    url: str,
+    *,
+    full_text: bool | None = None,
+    interval_minutes: int | None = None,
+    enabled: bool | None = None,
+) -> store.FeedSummary:
+    """Change a feed's options. Enabling a disabled or gone feed makes it due at once."""
+    now = datetime.now(UTC)
+    with transaction(app.sessions) as session:
+        feed = store.get_feed(session, url)
+        if full_text is not None:
+            feed.fetch_full_text = full_text
+        if interval_minutes is not None:
+            if interval_minutes < 1:
+                raise ValueError("--interval must be at least 1 minute")
+            feed.interval_minutes = interval_minutes
+            feed.interval_pinned = True
+        if enabled is True and feed.status in ("disabled", "gone"):
+            feed.status = "ok"
+            feed.consecutive_errors = 0
+            feed.next_poll_at = now
+        elif enabled is False:
+            feed.status = "disabled"
+    return summary(app, url)
+
+
+def import_opml(app: App, path: Path) -> tuple[int, int]:
+    """Add the feeds of an OPML file; (added, already present)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise OpmlError(f"{path}: cannot read ({exc.strerror})") from exc
+    feeds = read_opml(data, str(path))
+    from monitor.pipeline import import_feeds
+
+    with transaction(app.sessions) as session:
+        return import_feeds(session, feeds, now=datetime.now(UTC))
+
+
+def export_opml(app: App) -> bytes:
+    with transaction(app.sessions) as session:
+        feeds = [
+            OpmlFeed(url=f.url, title=f.title, folder=f.folder, site_url=f.site_url)
+            for f in session.scalars(select(Feed).order_by(Feed.url))
+        ]
+    return write_opml(feeds)

@@ -1,0 +1,195 @@
+"""Parsing real feed files into entries: RSS, Atom, JSON Feed, odd charsets and hostile input."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from monitor.feeds.exceptions import ParseError
+from monitor.feeds.parse import parse_feed
+
+DATA = Path(__file__).parent / "data" / "feeds"
+NOW = datetime(2025, 7, 11, 12, 0, tzinfo=UTC)
+RSS = {"content-type": "application/rss+xml; charset=utf-8"}
+
+RUSSIAN_ITEM = (
+    "Суд в Бишкеке приговорил гражданина Киргизии к сроку за участие в боевых действиях "
+    "на стороне российской армии по контракту"
+)
+
+
+def russian_feed(declared: str, encoding: str) -> bytes:
+    return (
+        f'<?xml version="1.0" encoding="{declared}"?><rss version="2.0"><channel>'
+        f"<title>Лента</title><item><title>Приговор наёмнику</title><guid>ru-1</guid>"
+        f"<description>{RUSSIAN_ITEM}</description></item></channel></rss>"
+    ).encode(encoding)
+
+
+def test_rss_entries_are_normalised() -> None:
+    feed = parse_feed(
+        (DATA / "recruitment.rss").read_bytes(), RSS, "https://steppe.example.org/rss", now=NOW
+    )
+    assert (feed.format, feed.title, feed.language, feed.ttl_minutes) == (
+        "rss20",
+        "Steppe Wire",
+        "en",
+        30,
+    )
+    first, second, undated = feed.entries
+    assert first.entry_id == "steppe-1001"
+    assert first.canonical_url == "https://steppe.example.org/news/uzbek-court-mercenary"
+    assert first.text.startswith("A court in Tashkent sentenced")
+    assert "track()" not in first.text
+    assert first.published_at == datetime(2025, 7, 9, 7, 15, tzinfo=UTC)  # +0300 to UTC
+    assert first.language == "en"
+    assert second.published_at == datetime(2025, 7, 8, 8, 0, tzinfo=UTC)
+    assert undated.published_at is None  # the pipeline stores the first-seen time
+    assert first.signature is not None and len(first.signature.bands) == 16
+
+
+def test_atom_title_entities_and_offset_dates() -> None:
+    feed = parse_feed(
+        (DATA / "recruitment.atom").read_bytes(),
+        {"content-type": "application/atom+xml"},
+        "https://himalaya.example.org/atom",
+        now=NOW,
+    )
+    (entry,) = feed.entries
+    assert entry.title == "Families of Nepali recruits & the long wait"
+    assert entry.published_at == datetime(2025, 7, 10, 0, 15, tzinfo=UTC)
+    assert entry.text.startswith("Relatives of Nepali men")
+
+
+def test_json_feed() -> None:
+    feed = parse_feed(
+        (DATA / "recruitment.json").read_bytes(),
+        {"content-type": "application/feed+json"},
+        "https://island.example.org/feed.json",
+        now=NOW,
+    )
+    assert (feed.format, feed.title) == ("json1.1", "Island Bulletin")
+    cuba, weather = feed.entries
+    assert cuba.entry_id == "ib-77"
+    assert cuba.canonical_url == "https://island.example.org/cuba-recruits"
+    assert cuba.published_at == datetime(2023, 9, 5, 16, 0, tzinfo=UTC)
+    assert cuba.author == "Staff"
+    assert cuba.text.startswith("Havana said")
+    assert weather.url is None and weather.published_at is None
+    assert weather.text == "Rain is expected on the island this weekend."
+
+
+@pytest.mark.parametrize(
+    ("declared", "encoding"),
+    [("utf-8", "windows-1251"), ("windows-1251", "utf-8"), ("windows-1251", "windows-1251")],
+)
+def test_wrong_declared_charset_is_repaired(declared: str, encoding: str) -> None:
+    feed = parse_feed(
+        russian_feed(declared, encoding),
+        {"content-type": "text/xml"},
+        "https://ru.example.org/rss",
+        now=NOW,
+    )
+    (entry,) = feed.entries
+    assert entry.title == "Приговор наёмнику"
+    assert entry.text == RUSSIAN_ITEM
+    assert entry.language == "ru"
+    if declared != encoding:
+        assert feed.warning is not None and f"declared charset {declared}" in feed.warning
+    else:
+        assert feed.warning is None
+
+
+def test_charset_in_http_header_wins_over_declaration_when_it_fits() -> None:
+    body = russian_feed("utf-8", "windows-1251")
+    feed = parse_feed(
+        body,
+        {"content-type": "application/rss+xml; charset=windows-1251"},
+        "https://ru.example.org/rss",
+        now=NOW,
+    )
+    assert feed.entries[0].title == "Приговор наёмнику"
+
+
+BILLION_LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+<!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+<!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+<!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+<!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+<!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+<!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">]>
+<rss version="2.0"><channel><title>&lol9;</title><item><title>&lol9;</title><guid>a</guid></item></channel></rss>"""
+
+EXTERNAL_ENTITY = b"""<?xml version="1.0"?>
+<!DOCTYPE rss [<!ENTITY secret SYSTEM "file:///etc/passwd">]>
+<rss version="2.0"><channel><title>x</title><item><title>leak &secret;</title><guid>a</guid></item></channel></rss>"""
+
+
+@pytest.mark.parametrize("body", [BILLION_LAUGHS, EXTERNAL_ENTITY], ids=["billion-laughs", "xxe"])
+def test_hostile_xml_is_refused(body: bytes) -> None:
+    with pytest.raises(ParseError) as caught:
+        parse_feed(body, RSS, "https://evil.example.org/rss", now=NOW)
+    assert caught.value.kind == "hostile_xml"
+    assert "https://evil.example.org/rss" in caught.value.message
+
+
+def test_html_page_names_its_feeds() -> None:
+    page = b"""<!DOCTYPE html><html><head><title>News</title>
+    <link rel="alternate" type="application/rss+xml" title="All news" href="/rss.xml">
+    <link rel="alternate" type="application/atom+xml" href="https://cdn.example.org/atom">
+    <link rel="stylesheet" href="/style.css"></head><body><p>Hello</p></body></html>"""
+    with pytest.raises(ParseError) as caught:
+        parse_feed(page, {"content-type": "text/html"}, "https://site.example.org/news/", now=NOW)
+    assert caught.value.kind == "not_a_feed"
+    assert caught.value.feed_links == (
+        "https://site.example.org/rss.xml",
+        "https://cdn.example.org/atom",
+    )
+    assert (
+        "it links to https://site.example.org/rss.xml, https://cdn.example.org/atom"
+        in caught.value.message
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "kind"),
+    [
+        (b"", "empty"),
+        (b"  \n", "empty"),
+        (b"just some text", "not_a_feed"),
+        (b'{"hello": "world"}', "not_a_feed"),
+        (b'{"version": "https://jsonfeed.org/version/1", "items": [', "parse_error"),
+        (b"<rss><channel><title>broken", "parse_error"),
+    ],
+)
+def test_unusable_bodies(body: bytes, kind: str) -> None:
+    with pytest.raises(ParseError) as caught:
+        parse_feed(body, {"content-type": "application/xml"}, "https://x.example.org/f", now=NOW)
+    assert caught.value.kind == kind
+
+
+def test_bozo_feed_with_usable_entries_is_kept_with_warning() -> None:
+    body = (
+        b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>T</title>'
+        b"<item><title>Kept &nbsp; entry</title><guid>k1</guid><description>Text here</description></item>"
+        b"</channel>"
+    )
+    feed = parse_feed(body, RSS, "https://bozo.example.org/rss", now=NOW)
+    assert [e.entry_id for e in feed.entries] == ["k1"]
+    assert feed.warning
+
+
+def test_future_dates_are_dropped_and_duplicate_ids_kept_once() -> None:
+    body = (
+        b'<rss version="2.0"><channel><title>T</title>'
+        b"<item><title>A</title><guid>same</guid><pubDate>Mon, 01 Jan 2035 00:00:00 GMT</pubDate></item>"
+        b"<item><title>B</title><guid>same</guid></item>"
+        b"</channel></rss>"
+    )
+    feed = parse_feed(body, RSS, "https://x.example.org/rss", now=NOW)
+    (entry,) = feed.entries
+    assert entry.title == "A" and entry.published_at is None
