@@ -1,33 +1,112 @@
 """Watchlists: the YAML schema, loading with file:line errors, editing without losing comments.
 
-CONTRACT (owned by the matching work; fields may be added, not renamed):
+A watchlist is one YAML file in ``MONITOR_WATCHLISTS_DIR``; its file stem is its ``slug``, the
+key stored with every match. The schema (unknown keys are rejected, with the nearest valid key
+suggested)::
 
-    Watchlist            frozen dataclass: slug, name, description, recipients, schedule,
-                         timezone, countries, path (+ the keyword rules)
-    WatchlistError       ValueError naming file, line and key path
-    load_watchlist(path) -> Watchlist              raises WatchlistError
-    WatchlistRegistry(directory)
-        .reload() -> list[WatchlistError]          keeps the last good version of a bad file
-        .watchlists -> tuple[Watchlist, ...]       sorted by slug
-        .matcher -> Matcher                        compiled for all watchlists
-        .get(name_or_slug) -> Watchlist            raises WatchlistNotFound (LookupError)
+    name: Foreign recruitment              # required
+    description: …                         # optional
+    recipients: [analyst@example.org]      # addresses that get the digest
+    schedule: daily 08:00                  # immediate | hourly | daily HH:MM | weekly DAY HH:MM
+    timezone: Europe/Berlin                # IANA name (default UTC)
+    send_empty: false                      # send a digest even when nothing matched
+    keywords:                              # terms: words, phrases, prefix*, Russian inflects
+      - recruit*
+      - "signed a contract"
+      - {term: Wagner, case: sensitive}
+      - {term: ВСУ, exact: true}
+    countries: [NP, IN, Cuba]              # ISO 3166-1 alpha-2 codes or names
+    exclude: [video game]                  # an article with one of these never matches
+    rule: …                                # optional; see monitor.matching.rules
+
+Errors raise :class:`WatchlistError` naming the file, the line and the key path
+(``watchlists/x.yaml:7: keywords[2]: …``). :class:`WatchlistRegistry` keeps the last good
+version of a file whose new version is broken, and compiles one matcher for all watchlists.
+The ``add_*``/``remove_*`` functions edit a file in place, keeping its comments and order,
+and write nothing unless the result is valid.
 """
 
 from __future__ import annotations
 
+import difflib
+import hashlib
+import io
+import os
+import re
+import tempfile
+import threading
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from monitor.exceptions import MonitorError
-from monitor.schedules import Schedule
+from monitor.matching.gazetteer import UnknownCountry, load_gazetteer
+from monitor.matching.rules import (
+    DEFAULT_NEAR_WITHIN,
+    AllOf,
+    AnyOf,
+    Countries,
+    Keywords,
+    Near,
+    NoneOf,
+    Rule,
+    Term,
+    describe,
+)
+from monitor.matching.terms import TermError, TermSpec, parse_term
+from monitor.schedules import Schedule, ScheduleError, parse_schedule, parse_timezone
 
 if TYPE_CHECKING:
     from monitor.matching.matcher import Matcher
 
+__all__ = [
+    "Watchlist",
+    "WatchlistError",
+    "WatchlistNotFound",
+    "WatchlistRegistry",
+    "add_countries",
+    "add_keywords",
+    "load_watchlist",
+    "parse_watchlist",
+    "remove_countries",
+    "remove_keywords",
+]
+
+TOP_KEYS = (
+    "name",
+    "description",
+    "recipients",
+    "schedule",
+    "timezone",
+    "send_empty",
+    "keywords",
+    "countries",
+    "exclude",
+    "rule",
+)
+TERM_KEYS = ("term", "case", "exact")
+RULE_KEYS = ("any", "all", "not", "near", "within", "keywords", "countries")
+DEFAULT_SCHEDULE = "daily 08:00"
+DEFAULT_TIMEZONE = "UTC"
+WATCHLIST_SUFFIXES = (".yaml", ".yml")
+_EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
+
 
 class WatchlistError(MonitorError, ValueError):
     """A watchlist file that cannot be used; the message names file, line and key path."""
+
+    def __init__(self, path: Path, line: int | None, key_path: str, message: str) -> None:
+        self.path = path
+        self.line = line
+        self.key_path = key_path
+        self.problem = message
+        where = f"{path}:{line}" if line is not None else str(path)
+        super().__init__(f"{where}: {key_path + ': ' if key_path else ''}{message}")
 
 
 class WatchlistNotFound(MonitorError, LookupError):
@@ -45,28 +124,551 @@ class Watchlist:
     countries: frozenset[str]
     path: Path
     send_empty: bool = False
+    keywords: tuple[TermSpec, ...] = ()
+    exclude: tuple[TermSpec, ...] = ()
+    rule: Rule | None = None  # None: the default rule (a keyword and a listed country)
+    country_order: tuple[str, ...] = ()  # the countries as listed in the file
     extra: dict[str, object] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def rule_text(self) -> str:
+        """The rule in words."""
+        if self.rule is not None:
+            return describe(self.rule)
+        if self.countries:
+            return "all of (any keyword, any listed country)"
+        return "any keyword"
+
+
+# --- loading ------------------------------------------------------------------------------
+
+
+def _yaml() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    yaml.width = 100
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    return yaml
 
 
 def load_watchlist(path: Path) -> Watchlist:
-    raise NotImplementedError
+    """Read and validate one watchlist file; raises :class:`WatchlistError`."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise WatchlistError(path, None, "", "not UTF-8 text: save the file as UTF-8") from exc
+    except OSError as exc:
+        raise WatchlistError(path, None, "", f"cannot read the file: {exc.strerror}") from exc
+    return parse_watchlist(text, path)
+
+
+def parse_watchlist(text: str, path: Path) -> Watchlist:
+    """Validate a watchlist given as text (``path`` names it in errors and gives the slug)."""
+    try:
+        data = _yaml().load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise WatchlistError(path, line, "", f"invalid YAML: {problem}") from exc
+    except YAMLError as exc:
+        raise WatchlistError(path, None, "", f"invalid YAML: {exc}") from exc
+    return _Reader(path).watchlist(data)
+
+
+class _Reader:
+    """Walks the parsed YAML, keeping track of where each value stands in the file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, line: int | None, key_path: str, message: str) -> WatchlistError:
+        return WatchlistError(self.path, line, key_path, message)
+
+    @staticmethod
+    def key_line(mapping: Any, key: str) -> int | None:
+        if isinstance(mapping, CommentedMap):
+            try:
+                return int(mapping.lc.key(key)[0]) + 1
+            except (KeyError, TypeError):
+                return int(mapping.lc.line) + 1
+        return None
+
+    @staticmethod
+    def item_line(seq: Any, index: int, fallback: int | None) -> int | None:
+        if isinstance(seq, CommentedSeq):
+            try:
+                return int(seq.lc.item(index)[0]) + 1
+            except (KeyError, TypeError, IndexError):
+                return fallback
+        return fallback
+
+    def check_keys(self, mapping: CommentedMap, allowed: Sequence[str], prefix: str) -> None:
+        for key in mapping:
+            if key not in allowed:
+                close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise self.fail(
+                    self.key_line(mapping, key),
+                    f"{prefix}{key}",
+                    f"unknown key {key!r}{hint}; allowed keys: {', '.join(allowed)}",
+                )
+
+    def watchlist(self, data: Any) -> Watchlist:
+        if data is None:
+            raise self.fail(
+                1, "", "the file is empty: a watchlist needs at least name and keywords"
+            )
+        if not isinstance(data, CommentedMap):
+            raise self.fail(1, "", "a watchlist is a mapping of keys (name:, keywords:, …)")
+        self.check_keys(data, TOP_KEYS, "")
+        name = self.text(data, "name", required=True)
+        description = self.text(data, "description")
+        recipients = self.recipients(data)
+        schedule_text = self.text(data, "schedule") or DEFAULT_SCHEDULE
+        timezone = self.text(data, "timezone") or DEFAULT_TIMEZONE
+        try:
+            schedule = parse_schedule(schedule_text)
+        except ScheduleError as exc:
+            raise self.fail(self.key_line(data, "schedule"), "schedule", str(exc)) from exc
+        try:
+            parse_timezone(timezone)
+        except ScheduleError as exc:
+            raise self.fail(self.key_line(data, "timezone"), "timezone", str(exc)) from exc
+        send_empty = data.get("send_empty", False)
+        if not isinstance(send_empty, bool):
+            raise self.fail(
+                self.key_line(data, "send_empty"), "send_empty", "must be true or false"
+            )
+        keywords = self.terms(data, "keywords")
+        exclude = self.terms(data, "exclude")
+        countries = self.countries(data, "countries")
+        rule = (
+            self.rule(data["rule"], "rule", self.key_line(data, "rule")) if "rule" in data else None
+        )
+        if not keywords and rule is None:
+            raise self.fail(
+                self.key_line(data, "keywords") or 1,
+                "keywords",
+                "a watchlist needs at least one keyword (or a rule: with its own terms)",
+            )
+        return Watchlist(
+            slug=self.path.stem,
+            name=name,
+            description=description,
+            recipients=recipients,
+            schedule=schedule,
+            timezone=timezone,
+            countries=frozenset(countries),
+            path=self.path,
+            send_empty=send_empty,
+            keywords=keywords,
+            exclude=exclude,
+            rule=rule,
+            country_order=tuple(countries),
+        )
+
+    def text(self, data: CommentedMap, key: str, *, required: bool = False) -> str:
+        if key not in data or data[key] is None:
+            if required:
+                raise self.fail(1, key, f"missing required key {key!r}")
+            return ""
+        value = data[key]
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            raise self.fail(self.key_line(data, key), key, "must be text")
+        value = str(value).strip()
+        if required and not value:
+            raise self.fail(self.key_line(data, key), key, "must not be empty")
+        return value
+
+    def sequence(self, data: CommentedMap, key: str) -> CommentedSeq | list[Any]:
+        value = data.get(key)
+        if value is None:
+            return []
+        if isinstance(value, str):
+            raise self.fail(
+                self.key_line(data, key), key, f"must be a list (write '{key}: [{value}]')"
+            )
+        if not isinstance(value, list):
+            raise self.fail(self.key_line(data, key), key, "must be a list")
+        return value
+
+    def recipients(self, data: CommentedMap) -> tuple[str, ...]:
+        items = self.sequence(data, "recipients")
+        out: list[str] = []
+        for index, item in enumerate(items):
+            line = self.item_line(items, index, self.key_line(data, "recipients"))
+            address = str(item).strip() if item is not None else ""
+            if not _EMAIL.match(address):
+                raise self.fail(
+                    line,
+                    f"recipients[{index}]",
+                    f"{address!r} is not an email address (name@example.org)",
+                )
+            if address not in out:
+                out.append(address)
+        return tuple(out)
+
+    def terms(self, data: CommentedMap, key: str) -> tuple[TermSpec, ...]:
+        items = self.sequence(data, key)
+        out: list[TermSpec] = []
+        for index, item in enumerate(items):
+            line = self.item_line(items, index, self.key_line(data, key))
+            term = self.term(item, f"{key}[{index}]", line)
+            if term not in out:
+                out.append(term)
+        return tuple(out)
+
+    def term(self, item: Any, key_path: str, line: int | None) -> TermSpec:
+        try:
+            if isinstance(item, CommentedMap):
+                self.check_keys(item, TERM_KEYS, key_path + ".")
+                if "term" not in item:
+                    raise self.fail(line, key_path, "a term mapping needs 'term:'")
+                case = item.get("case", "insensitive")
+                if case not in ("sensitive", "insensitive"):
+                    raise self.fail(
+                        self.key_line(item, "case"),
+                        f"{key_path}.case",
+                        "must be 'sensitive' or 'insensitive'",
+                    )
+                exact = item.get("exact", False)
+                if not isinstance(exact, bool):
+                    raise self.fail(
+                        self.key_line(item, "exact"), f"{key_path}.exact", "must be true or false"
+                    )
+                return parse_term(
+                    str(item["term"]), case_sensitive=case == "sensitive", exact=exact
+                )
+            if isinstance(item, str | int | float) and not isinstance(item, bool):
+                return parse_term(str(item))
+        except TermError as exc:
+            raise self.fail(line, key_path, str(exc)) from exc
+        raise self.fail(line, key_path, "a term is text, or a mapping with term: (and case:)")
+
+    def countries(self, data: CommentedMap, key: str) -> list[str]:
+        items = self.sequence(data, key)
+        gazetteer = load_gazetteer()
+        out: list[str] = []
+        for index, item in enumerate(items):
+            line = self.item_line(items, index, self.key_line(data, key))
+            try:
+                code = gazetteer.code_for(str(item))
+            except UnknownCountry as exc:
+                raise self.fail(line, f"{key}[{index}]", str(exc.args[0])) from exc
+            if code not in out:
+                out.append(code)
+        return out
+
+    def rule(self, node: Any, key_path: str, line: int | None) -> Rule:
+        if isinstance(node, CommentedMap):
+            self.check_keys(node, RULE_KEYS, key_path + ".")
+            kinds = [k for k in node if k != "within"]
+            if len(kinds) != 1:
+                raise self.fail(
+                    line,
+                    key_path,
+                    "a rule has exactly one of any:, all:, not:, near:, keywords:, countries:",
+                )
+            kind = str(kinds[0])
+            value = node[kind]
+            sub_line = self.key_line(node, kind)
+            sub_path = f"{key_path}.{kind}"
+            if "within" in node and kind != "near":
+                raise self.fail(
+                    self.key_line(node, "within"), f"{key_path}.within", "only near: takes within:"
+                )
+            if kind == "keywords":
+                if value != "any":
+                    raise self.fail(sub_line, sub_path, "write 'keywords: any'")
+                return Keywords()
+            if kind == "countries":
+                if value == "any":
+                    return Countries()
+                codes = self.countries(node, "countries")
+                if not codes:
+                    raise self.fail(sub_line, sub_path, "write 'countries: any' or a list of codes")
+                return Countries(frozenset(codes))
+            if kind == "near":
+                return self.near(node, value, sub_path, sub_line)
+            children = self.children(value, sub_path, sub_line)
+            if kind == "any":
+                return AnyOf(children)
+            if kind == "all":
+                return AllOf(children)
+            return NoneOf(children)
+        return Term(self.term(node, key_path, line))
+
+    def children(self, value: Any, key_path: str, line: int | None) -> tuple[Rule, ...]:
+        items = value if isinstance(value, list) else [value]
+        if not items:
+            raise self.fail(line, key_path, "must list at least one term or rule")
+        return tuple(
+            self.rule(item, f"{key_path}[{index}]", self.item_line(items, index, line))
+            for index, item in enumerate(items)
+        )
+
+    def near(self, node: CommentedMap, value: Any, key_path: str, line: int | None) -> Near:
+        if not isinstance(value, list) or len(value) != 2:
+            raise self.fail(line, key_path, "near: takes two terms, e.g. near: [contract, Nepal*]")
+        first = self.term(value[0], f"{key_path}[0]", self.item_line(value, 0, line))
+        second = self.term(value[1], f"{key_path}[1]", self.item_line(value, 1, line))
+        within = node.get("within", DEFAULT_NEAR_WITHIN)
+        if not isinstance(within, int) or isinstance(within, bool) or within < 1:
+            raise self.fail(
+                self.key_line(node, "within"),
+                key_path.rsplit(".", 1)[0] + ".within",
+                "must be a whole number of words (1 or more)",
+            )
+        return Near(first, second, within)
+
+
+# --- the registry -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    watchlists: tuple[Watchlist, ...]
+    matcher: Matcher
 
 
 class WatchlistRegistry:
+    """The watchlists of one directory, reloaded on demand; one compiled matcher for all.
+
+    ``reload`` re-reads changed files only. A file whose new version is broken keeps its last
+    good version (and the error is returned); a deleted file is dropped. Readers see either the
+    old or the new set of watchlists and matcher, never a mix: both are swapped at once.
+    """
+
     def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self._watchlists: tuple[Watchlist, ...] = ()
+        self.directory = Path(directory)
+        self._lock = threading.Lock()
+        self._files: dict[Path, tuple[str, Watchlist]] = {}  # path -> (content hash, watchlist)
+        self._snapshot: _Snapshot | None = None
+        self.errors: list[WatchlistError] = []
 
     def reload(self) -> list[WatchlistError]:
-        raise NotImplementedError
+        """Re-read the directory; returns the errors of files that could not be (re)loaded."""
+        with self._lock:
+            errors: list[WatchlistError] = []
+            paths = self._paths()
+            changed = self._snapshot is None or set(self._files) - set(paths)
+            files = {path: entry for path, entry in self._files.items() if path in paths}
+            for path in paths:
+                try:
+                    content = path.read_bytes()
+                except OSError as exc:
+                    errors.append(WatchlistError(path, None, "", f"cannot read: {exc.strerror}"))
+                    continue
+                digest = hashlib.sha256(content).hexdigest()
+                if path in files and files[path][0] == digest:
+                    continue
+                try:
+                    watchlist = parse_watchlist(content.decode("utf-8"), path)
+                except UnicodeDecodeError:
+                    errors.append(WatchlistError(path, None, "", "not UTF-8 text"))
+                    continue
+                except WatchlistError as exc:
+                    errors.append(exc)
+                    continue
+                files[path] = (digest, watchlist)
+                changed = True
+            errors += self._duplicate_names(files)
+            if changed:
+                from monitor.matching.matcher import Matcher
+
+                watchlists = tuple(sorted((w for _, w in files.values()), key=lambda w: w.slug))
+                self._snapshot = _Snapshot(watchlists, Matcher.compile(watchlists))
+            self._files = files
+            self.errors = errors
+            return errors
+
+    def _paths(self) -> list[Path]:
+        if not self.directory.is_dir():
+            return []
+        return sorted(
+            path
+            for path in self.directory.iterdir()
+            if path.suffix in WATCHLIST_SUFFIXES
+            and path.is_file()
+            and not path.name.startswith(".")
+        )
+
+    @staticmethod
+    def _duplicate_names(files: dict[Path, tuple[str, Watchlist]]) -> list[WatchlistError]:
+        errors: list[WatchlistError] = []
+        slugs: dict[str, Path] = {}
+        for path in sorted(files):
+            slug = files[path][1].slug
+            if slug in slugs:
+                errors.append(
+                    WatchlistError(
+                        path, None, "", f"same slug {slug!r} as {slugs[slug].name}: rename one"
+                    )
+                )
+            slugs[slug] = path
+        return errors
+
+    def _current(self) -> _Snapshot:
+        snapshot = self._snapshot
+        if snapshot is None:
+            self.reload()
+            snapshot = self._snapshot
+            assert snapshot is not None
+        return snapshot
 
     @property
     def watchlists(self) -> tuple[Watchlist, ...]:
-        return self._watchlists
+        return self._current().watchlists
 
     @property
     def matcher(self) -> Matcher:
-        raise NotImplementedError
+        return self._current().matcher
 
     def get(self, name_or_slug: str) -> Watchlist:
-        raise NotImplementedError
+        """A watchlist by slug (file stem) or by name, case-insensitively."""
+        wanted = name_or_slug.strip().casefold()
+        for watchlist in self.watchlists:
+            if watchlist.slug.casefold() == wanted or watchlist.name.casefold() == wanted:
+                return watchlist
+        known = ", ".join(w.slug for w in self.watchlists) or "none"
+        raise WatchlistNotFound(
+            f"no watchlist {name_or_slug!r} in {self.directory} (known: {known})"
+        )
+
+
+# --- editing ------------------------------------------------------------------------------
+
+
+def add_keywords(path: Path, terms: Iterable[str]) -> Watchlist:
+    """Append terms to ``keywords:`` (skipping ones already there); comments are kept."""
+    wanted = list(terms)
+
+    def edit(data: CommentedMap) -> None:
+        for term in wanted:
+            parse_term(term)  # a bad term fails before anything is written
+        keywords = _ensure_seq(data, "keywords")
+        existing = {_term_text(item) for item in keywords}
+        for term in wanted:
+            if term not in existing:
+                keywords.append(term)
+                existing.add(term)
+
+    return _edit(path, edit)
+
+
+def remove_keywords(path: Path, terms: Iterable[str]) -> Watchlist:
+    """Remove terms from ``keywords:``; a term that is not there is an error."""
+    wanted = list(terms)
+
+    def edit(data: CommentedMap) -> None:
+        keywords = data.get("keywords") or []
+        present = [_term_text(item) for item in keywords]
+        missing = [term for term in wanted if term not in present]
+        if missing:
+            raise WatchlistError(
+                path, None, "keywords", f"not a keyword here: {', '.join(map(repr, missing))}"
+            )
+        for index in reversed(range(len(keywords))):
+            if _term_text(keywords[index]) in wanted:
+                del keywords[index]
+
+    return _edit(path, edit)
+
+
+def add_countries(path: Path, countries: Iterable[str]) -> Watchlist:
+    """Append countries (codes or names, stored as codes) to ``countries:``."""
+    codes = _codes(path, countries)
+
+    def edit(data: CommentedMap) -> None:
+        seq = _ensure_seq(data, "countries")
+        gazetteer = load_gazetteer()
+        existing = {_safe_code(gazetteer, item) for item in seq}
+        for code in codes:
+            if code not in existing:
+                seq.append(code)
+                existing.add(code)
+
+    return _edit(path, edit)
+
+
+def remove_countries(path: Path, countries: Iterable[str]) -> Watchlist:
+    """Remove countries (codes or names) from ``countries:``."""
+    codes = _codes(path, countries)
+
+    def edit(data: CommentedMap) -> None:
+        seq = data.get("countries") or []
+        gazetteer = load_gazetteer()
+        present = [_safe_code(gazetteer, item) for item in seq]
+        missing = [code for code in codes if code not in present]
+        if missing:
+            raise WatchlistError(path, None, "countries", f"not listed here: {', '.join(missing)}")
+        for index in reversed(range(len(seq))):
+            if present[index] in codes:
+                del seq[index]
+
+    return _edit(path, edit)
+
+
+def _codes(path: Path, countries: Iterable[str]) -> list[str]:
+    gazetteer = load_gazetteer()
+    out: list[str] = []
+    for country in countries:
+        try:
+            out.append(gazetteer.code_for(country))
+        except UnknownCountry as exc:
+            raise WatchlistError(path, None, "countries", str(exc.args[0])) from exc
+    return out
+
+
+def _safe_code(gazetteer: Any, item: Any) -> str:
+    try:
+        return str(gazetteer.code_for(str(item)))
+    except UnknownCountry:
+        return str(item)
+
+
+def _term_text(item: Any) -> str:
+    if isinstance(item, dict):
+        return str(item.get("term", ""))
+    return str(item)
+
+
+def _ensure_seq(data: CommentedMap, key: str) -> CommentedSeq:
+    value = data.get(key)
+    if value is None:
+        value = CommentedSeq()
+        data[key] = value
+    if not isinstance(value, CommentedSeq):
+        raise WatchlistError(Path("?"), None, key, "must be a list")
+    return value
+
+
+def _edit(path: Path, change: Callable[[CommentedMap], None]) -> Watchlist:
+    """Load with comments, change, validate the result, then replace the file atomically."""
+    path = Path(path)
+    load_watchlist(path)  # the file must be valid before we touch it
+    yaml = _yaml()
+    data = yaml.load(path.read_text(encoding="utf-8"))
+    try:
+        change(data)
+    except TermError as exc:
+        raise WatchlistError(path, None, "keywords", str(exc)) from exc
+    except WatchlistError as exc:
+        if exc.path == Path("?"):
+            raise WatchlistError(path, exc.line, exc.key_path, exc.problem) from exc
+        raise
+    buffer = io.StringIO()
+    yaml.dump(data, buffer)
+    text = buffer.getvalue()
+    watchlist = parse_watchlist(text, path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return watchlist

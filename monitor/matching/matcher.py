@@ -1,25 +1,416 @@
-"""CONTRACT (owned by the matching work):
+"""The compiled matcher: one Aho-Corasick automaton for every term of every watchlist.
 
-Matcher.compile(watchlists: Sequence[Watchlist]) -> Matcher
-Matcher.match(title: str, body: str) -> list[MatchResult]     only the matched ones
-Matcher.explain(title: str, body: str) -> list[MatchResult]   every watchlist, matched or not
+CONTRACT (owned by the matching work)::
+
+    Matcher.compile(watchlists: Sequence[Watchlist]) -> Matcher
+    Matcher.match(title: str, body: str) -> list[MatchResult]     only the matched ones
+    Matcher.explain(title: str, body: str) -> list[MatchResult]   every watchlist, matched or not
+
+How it works: title and body are normalised (``normalize``), space-padded, and scanned once by
+one ``pyahocorasick`` automaton whose keys are the space-padded normalised watchlist terms, the
+gazetteer's country forms and its cue words. A key with spaces on both sides matches whole
+words; a prefix key (``recruit*``, a stemmed Russian word) has no trailing space and its ending is
+checked afterwards, as are the remaining words of a phrase. The gazetteer resolves the country
+candidates (longest match, case, cues); each watchlist's rule is then evaluated on the hits.
+The matcher is pure: no I/O, no state between calls.
+
+Scoring: a distinct keyword counts 1 (3 in the title); a listed country 1 (2 in the title);
+a keyword and a listed country in the same sentence add 2. Repeats add a little (0.25 each,
+at most 1 per term). The snippet is the best sentence (most keywords and countries) with the
+words highlighted at their real offsets.
 """
 
 from __future__ import annotations
 
+import re
+from bisect import bisect_right
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from monitor.matching.results import MatchResult
+import ahocorasick
+
+from monitor.matching.gazetteer import Candidate, Gazetteer, load_gazetteer
+from monitor.matching.normalize import Normalized, normalize_text, same_capitals
+from monitor.matching.results import CountryHit, MatchResult, TermHit, Where
+from monitor.matching.rules import (
+    AllOf,
+    AnyOf,
+    Countries,
+    Keywords,
+    Near,
+    NoneOf,
+    Rule,
+    Term,
+    rule_terms,
+)
+from monitor.matching.terms import TermSpec
 from monitor.watchlists import Watchlist
+
+__all__ = ["SNIPPET_LENGTH", "Matcher"]
+
+SNIPPET_LENGTH = 280
+_FORM, _CUE, _TERM = 0, 1, 2
+_SENTENCE_END = re.compile(r"(?<=[.!?…。])[\"'”»)\]]*\s+|\n\s*\n|\n(?=\s*[A-ZА-ЯЁ•\-–—*])")
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    watchlist: Watchlist
+    keywords: tuple[int, ...]  # term ids
+    exclude: tuple[int, ...]
+    terms: frozenset[int]  # every term id this watchlist uses
+
+
+@dataclass
+class _Scan:
+    """What one article yielded (internal, per call)."""
+
+    texts: dict[Where, Normalized]
+    term_hits: dict[int, list[TermHit]]
+    countries: list[CountryHit]
+    _sentences: dict[Where, list[int]] | None = None
+
+    def sentence_of(self, where: Where, offset: int) -> tuple[Where, int]:
+        if self._sentences is None:
+            self._sentences = {}
+        starts = self._sentences.get(where)
+        if starts is None:
+            original = self.texts[where].original
+            starts = [0] + [m.end() for m in _SENTENCE_END.finditer(original)]
+            self._sentences[where] = starts
+        return where, bisect_right(starts, offset) - 1
+
+    def sentence_span(self, where: Where, index: int) -> tuple[int, int]:
+        self.sentence_of(where, 0)
+        assert self._sentences is not None
+        starts = self._sentences[where]
+        original = self.texts[where].original
+        end = starts[index + 1] if index + 1 < len(starts) else len(original)
+        return starts[index], end
 
 
 class Matcher:
+    """All watchlists compiled into one automaton. Build with :meth:`compile`."""
+
+    def __init__(
+        self,
+        compiled: tuple[_Compiled, ...],
+        terms: tuple[TermSpec, ...],
+        automaton: ahocorasick.Automaton | None,
+        gazetteer: Gazetteer,
+    ) -> None:
+        self._compiled = compiled
+        self._terms = terms
+        self._ids = {term: index for index, term in enumerate(terms)}
+        self._automaton = automaton
+        self._gazetteer = gazetteer
+
+    @property
+    def watchlists(self) -> tuple[Watchlist, ...]:
+        return tuple(c.watchlist for c in self._compiled)
+
+    @property
+    def term_count(self) -> int:
+        return len(self._terms)
+
     @classmethod
-    def compile(cls, watchlists: Sequence[Watchlist]) -> Matcher:
-        raise NotImplementedError
+    def compile(
+        cls, watchlists: Sequence[Watchlist], *, gazetteer: Gazetteer | None = None
+    ) -> Matcher:
+        gazetteer = gazetteer or load_gazetteer()
+        ids: dict[TermSpec, int] = {}
+        terms: list[TermSpec] = []
+
+        def term_id(term: TermSpec) -> int:
+            if term not in ids:
+                ids[term] = len(terms)
+                terms.append(term)
+            return ids[term]
+
+        compiled: list[_Compiled] = []
+        for watchlist in sorted(watchlists, key=lambda w: w.slug):
+            keywords = tuple(term_id(t) for t in watchlist.keywords)
+            exclude = tuple(term_id(t) for t in watchlist.exclude)
+            extra = [term_id(t) for t in rule_terms(watchlist.rule)] if watchlist.rule else []
+            compiled.append(
+                _Compiled(watchlist, keywords, exclude, frozenset((*keywords, *exclude, *extra)))
+            )
+
+        grouped: dict[str, list[tuple[int, int, int]]] = {}
+        for key, kind, index in gazetteer.automaton_keys():
+            grouped.setdefault(key, []).append((kind, index, len(key)))
+        for index, term in enumerate(terms):
+            key = term.key
+            grouped.setdefault(key, []).append((_TERM, index, len(key)))
+        automaton = ahocorasick.Automaton()
+        for key, entries in grouped.items():
+            automaton.add_word(key, tuple(entries))
+        automaton.make_automaton()
+        return cls(tuple(compiled), tuple(terms), automaton, gazetteer)
+
+    # --- public --------------------------------------------------------------------------
 
     def match(self, title: str, body: str) -> list[MatchResult]:
-        raise NotImplementedError
+        """The watchlists the article matches, each with its reasons."""
+        scan = self._scan(title, body)
+        results = []
+        for compiled in self._compiled:
+            if not compiled.terms.intersection(scan.term_hits):
+                continue  # no term of this watchlist at all: no rule can be satisfied
+            result = self._judge(compiled, scan)
+            if result.matched:
+                results.append(result)
+        return results
 
     def explain(self, title: str, body: str) -> list[MatchResult]:
-        raise NotImplementedError
+        """Every watchlist's verdict on the article, matched or not, with the rule in words."""
+        scan = self._scan(title, body)
+        return [self._judge(compiled, scan) for compiled in self._compiled]
+
+    def countries(self, title: str, body: str) -> list[CountryHit]:
+        """The countries recognised in the article (all of them, not only listed ones)."""
+        return self._scan(title, body).countries
+
+    # --- scanning ------------------------------------------------------------------------
+
+    def _scan(self, title: str, body: str) -> _Scan:
+        texts: dict[Where, Normalized] = {
+            "title": normalize_text(title or ""),
+            "body": normalize_text(body or ""),
+        }
+        term_hits: dict[int, list[TermHit]] = {}
+        candidates: list[Candidate] = []
+        cues: set[int] = set()
+        assert self._automaton is not None
+        for where, normalized in texts.items():
+            if not normalized.text:
+                continue
+            padded = f" {normalized.text} "
+            for end, entries in self._automaton.iter(padded):
+                for kind, index, key_len in entries:
+                    if kind == _FORM:
+                        candidates.append(Candidate(index, where, end - key_len + 1, end - 1))
+                    elif kind == _CUE:
+                        cues.add(index)
+                    else:
+                        hit = self._term_hit(index, where, normalized, padded, end, key_len)
+                        if hit is not None:
+                            term_hits.setdefault(index, []).append(hit)
+        countries = self._gazetteer.resolve(candidates, texts, cues) if candidates else []
+        return _Scan(texts, term_hits, countries)
+
+    def _term_hit(
+        self, index: int, where: Where, normalized: Normalized, padded: str, end: int, key_len: int
+    ) -> TermHit | None:
+        term = self._terms[index]
+        start = end - key_len + 2  # first letter, in ``padded``
+        head = term.head
+        if head is None:
+            stop = end  # the trailing space of the key
+        else:
+            stop = padded.index(" ", end + 1)
+            if head.max_ending is not None and stop - (end + 1) > head.max_ending:
+                return None
+        for word in term.rest:
+            following = padded.index(" ", stop + 1)
+            if not word.accepts(padded[stop + 1 : following]):
+                return None
+            stop = following
+        ostart, oend = normalized.to_original(start - 1, stop - 1)
+        surface = normalized.original[ostart:oend]
+        if term.case_sensitive and not same_capitals(surface, term.text):
+            return None
+        return TermHit(term.text, surface, where, ostart, oend)
+
+    # --- judging -------------------------------------------------------------------------
+
+    def _judge(self, compiled: _Compiled, scan: _Scan) -> MatchResult:
+        watchlist = compiled.watchlist
+        listed = watchlist.countries
+        hits = scan.term_hits
+        keyword_ids = [i for i in compiled.keywords if i in hits]
+        excluded = [self._terms[i].text for i in compiled.exclude if i in hits]
+        country_hits = [c for c in scan.countries if not listed or c.code in listed]
+
+        if watchlist.rule is None:
+            ok = bool(keyword_ids) and (not listed or bool(country_hits))
+            used_terms = keyword_ids
+        else:
+            used: set[int] = set()
+            ok = self._evaluate(watchlist.rule, compiled, scan, used)
+            used_terms = sorted(used | set(keyword_ids), key=lambda i: hits[i][0].start)
+        matched = ok and not excluded
+        rule = self._verdict_text(watchlist, matched, ok, keyword_ids, country_hits, excluded)
+
+        term_hits = sorted(
+            (hit for i in used_terms for hit in hits[i]),
+            key=lambda h: (h.where != "title", h.start),
+        )
+        terms = tuple(dict.fromkeys(h.term for h in term_hits))
+        codes = tuple(dict.fromkeys(c.code for c in country_hits))
+        score = _score(term_hits, country_hits, scan) if matched else 0.0
+        snippet, highlights = _snippet(term_hits, country_hits, scan)
+        return MatchResult(
+            watchlist=watchlist.slug,
+            matched=matched,
+            rule=rule,
+            terms=terms,
+            countries=codes,
+            term_hits=tuple(term_hits),
+            country_hits=tuple(country_hits),
+            score=score,
+            snippet=snippet,
+            highlights=highlights,
+            excluded_by=tuple(excluded),
+        )
+
+    def _evaluate(self, rule: Rule, compiled: _Compiled, scan: _Scan, used: set[int]) -> bool:
+        hits = scan.term_hits
+        if isinstance(rule, Term):
+            index = self._index(rule.term)
+            if index in hits:
+                used.add(index)
+                return True
+            return False
+        if isinstance(rule, Keywords):
+            found = [i for i in compiled.keywords if i in hits]
+            used.update(found)
+            return bool(found)
+        if isinstance(rule, Countries):
+            codes = rule.codes if rule.codes is not None else compiled.watchlist.countries
+            return any(c.code in codes for c in scan.countries)
+        if isinstance(rule, AnyOf):
+            results = [self._evaluate(child, compiled, scan, used) for child in rule.children]
+            return any(results)
+        if isinstance(rule, AllOf):
+            return all(self._evaluate(child, compiled, scan, used) for child in rule.children)
+        if isinstance(rule, NoneOf):
+            scratch: set[int] = set()
+            return not any(
+                self._evaluate(child, compiled, scan, scratch) for child in rule.children
+            )
+        assert isinstance(rule, Near)
+        return self._near(rule, scan, used)
+
+    def _near(self, rule: Near, scan: _Scan, used: set[int]) -> bool:
+        first, second = self._index(rule.first), self._index(rule.second)
+        if first not in scan.term_hits or second not in scan.term_hits:
+            return False
+        for a in scan.term_hits[first]:
+            for b in scan.term_hits[second]:
+                if a.where != b.where:
+                    continue
+                original = scan.texts[a.where].original
+                lo, hi = sorted((a, b), key=lambda h: h.start)
+                gap = len(original[lo.end : hi.start].split())
+                if gap <= rule.within:
+                    used.update((first, second))
+                    return True
+        return False
+
+    def _index(self, term: TermSpec) -> int:
+        return self._ids[term]
+
+    def _verdict_text(
+        self,
+        watchlist: Watchlist,
+        matched: bool,
+        ok: bool,
+        keyword_ids: list[int],
+        countries: list[CountryHit],
+        excluded: list[str],
+    ) -> str:
+        found_terms = ", ".join(repr(self._terms[i].text) for i in keyword_ids)
+        found_countries = ", ".join(dict.fromkeys(f"{c.name} ({c.code})" for c in countries))
+        if ok and excluded:
+            return (
+                f"rule {watchlist.rule_text} held, but excluded by {', '.join(map(repr, excluded))}"
+            )
+        if watchlist.rule is not None:
+            verdict = "matched" if matched else "not matched"
+            detail = f"; keywords: {found_terms or 'none'}; countries: {found_countries or 'none'}"
+            return f"{verdict}: rule {watchlist.rule_text}{detail}"
+        if matched:
+            if watchlist.countries:
+                return f"matched: keyword {found_terms} and listed country {found_countries}"
+            return f"matched: keyword {found_terms}"
+        if not keyword_ids:
+            return "not matched: no keyword found"
+        return f"not matched: keyword {found_terms} but none of the listed countries"
+
+
+def _score(terms: list[TermHit], countries: list[CountryHit], scan: _Scan) -> float:
+    score = 0.0
+    seen_terms: dict[str, int] = {}
+    for hit in terms:
+        count = seen_terms.get(hit.term, 0)
+        if count == 0:
+            score += 3.0 if hit.where == "title" else 1.0
+        elif count <= 4:
+            score += 0.25
+        seen_terms[hit.term] = count + 1
+    seen_codes: set[str] = set()
+    for country in countries:
+        if country.code not in seen_codes:
+            score += 2.0 if country.where == "title" else 1.0
+            seen_codes.add(country.code)
+    term_sentences = {scan.sentence_of(h.where, h.start) for h in terms}
+    if any(scan.sentence_of(c.where, c.start) in term_sentences for c in countries):
+        score += 2.0
+    return round(score, 2)
+
+
+def _snippet(
+    terms: list[TermHit], countries: list[CountryHit], scan: _Scan
+) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """The best sentence with every hit in it highlighted (offsets into the snippet)."""
+    spans = [(h.where, h.start, h.end, 1.0) for h in terms]
+    spans += [(c.where, c.start, c.end, 1.0) for c in countries]
+    if not spans:
+        return "", ()
+    weights: dict[tuple[Where, int], float] = {}
+    kinds: dict[tuple[Where, int], set[str]] = {}
+    for hit in terms:
+        key = scan.sentence_of(hit.where, hit.start)
+        weights[key] = weights.get(key, 0.0) + 1.0
+        kinds.setdefault(key, set()).add("term")
+    for country in countries:
+        key = scan.sentence_of(country.where, country.start)
+        weights[key] = weights.get(key, 0.0) + 1.0
+        kinds.setdefault(key, set()).add("country")
+    # prefer sentences with both kinds, then more hits, then the body, then earlier
+    best = max(
+        weights,
+        key=lambda k: (len(kinds[k]), weights[k], k[0] == "body", -k[1]),
+    )
+    where, index = best
+    original = scan.texts[where].original
+    start, end = scan.sentence_span(where, index)
+    inside = sorted((s, e) for w, s, e, _ in spans if w == where and start <= s and e <= end)
+    if end - start > SNIPPET_LENGTH:
+        first = inside[0][0] if inside else start
+        start = max(start, first - SNIPPET_LENGTH // 3)
+        end = min(end, start + SNIPPET_LENGTH)
+        # do not cut words in half
+        if start > 0 and original[start - 1].isalnum():
+            space = original.find(" ", start, first if first > start else end)
+            start = space + 1 if space != -1 else start
+        if end < len(original) and original[end].isalnum():
+            space = original.rfind(" ", start, end)
+            end = space if space > start else end
+    raw = original[start:end]
+    text = re.sub(r"\s", " ", raw)  # one character for one: offsets stay valid
+    lead = len(text) - len(text.lstrip())
+    text = text.strip()
+    prefix = "…" if start > 0 and scan.sentence_span(where, index)[0] < start else ""
+    suffix = "…" if end < scan.sentence_span(where, index)[1] and end < len(original) else ""
+    shift = start + lead - len(prefix)
+    highlights: list[tuple[int, int]] = []
+    for s, e in sorted((s, e) for w, s, e, _ in spans if w == where):
+        if s >= start and e <= end:
+            span = (s - shift, e - shift)
+            if highlights and span[0] <= highlights[-1][1]:
+                highlights[-1] = (highlights[-1][0], max(highlights[-1][1], span[1]))
+            else:
+                highlights.append(span)
+    return prefix + text + suffix, tuple(highlights)

@@ -1,0 +1,276 @@
+"""One normalisation for article texts and watchlist terms alike, with offsets back.
+
+``normalize("O’zbekiston-da")`` → ``"o zbekiston da"``. The steps, in order:
+
+* zero-width characters, soft hyphens and BOMs are dropped (``Uzbek\\u00adistan`` → ``uzbekistan``);
+* NFKC and casefold (``ﬁ`` → ``fi``, ``ẞ`` → ``ss``); ``ё`` → ``е``;
+* Latin diacritics are folded (``Türkiye`` → ``turkiye``); other scripts keep theirs
+  (``й`` stays ``й``; Devanagari vowel signs stay);
+* every apostrophe variant (’ ‘ ʻ ʼ ´ `), dash and other non-letter, non-digit becomes a
+  space, and runs of spaces become one; no leading or trailing space.
+
+:func:`normalize_text` also returns a :class:`Normalized` whose ``to_original`` maps a span of
+the normalised text back to the original, so a match can be highlighted where it stands.
+
+Speed matters (every article is normalised): texts made only of "plain" characters (ASCII,
+Latin, Greek, Cyrillic, Georgian, Armenian, common punctuation) take a fast path built on
+``str.lower``, ``str.translate`` and one regular expression, where each character maps to
+exactly one character. A text with any other character takes the general per-character
+path. Both give the same result; a test checks every plain character.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from bisect import bisect_right
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+
+__all__ = ["Normalized", "normalize", "normalize_text", "same_capitals"]
+
+#: dropped outright: soft hyphen, zero-width space/joiners, word joiner and friends, BOM.
+_DROP = frozenset(
+    "\u00ad\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff\u180e\u034f"
+)
+#: apostrophes and quote-like letters that are letters (Lm) to Unicode but punctuation to us.
+_APOSTROPHES = frozenset("'’‘ʻʼʽʹˈ´`′‛ʾʿ")
+#: ranges whose characters (minus the exceptions computed below) take the fast path.
+_PLAIN_RANGES = (
+    (0x0000, 0x024F),  # ASCII, Latin-1, Latin Extended-A/B
+    (0x0370, 0x03FF),  # Greek
+    (0x0400, 0x052F),  # Cyrillic and supplement
+    (0x0530, 0x058F),  # Armenian
+    (0x10A0, 0x10FF),  # Georgian
+    (0x1E00, 0x1EFF),  # Latin Extended Additional (Vietnamese etc.)
+    (0x2000, 0x206F),  # General Punctuation
+    (0x20A0, 0x20CF),  # currency signs
+)
+
+
+def _is_latin(char: str) -> bool:
+    return "LATIN" in unicodedata.name(char, "")
+
+
+def _fold_char(char: str) -> str:
+    """What one character (already NFKC + casefolded) becomes: letters, or a space."""
+    if char == "ё":
+        return "е"
+    if char in _APOSTROPHES:
+        return " "
+    if char.isalnum():
+        if ord(char) > 0x7F and _is_latin(char):
+            base = "".join(
+                c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c)
+            )
+            return "".join(_fold_char(c) for c in base) if base != char else char
+        return char
+    if unicodedata.category(char).startswith("M"):
+        return char  # a combining mark: the general path decides whether to keep it
+    return " "
+
+
+@lru_cache(maxsize=4096)
+def _full_fold(char: str) -> str:
+    """The general rule for one original character (not a combining mark, not dropped)."""
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", char).casefold())
+    folded = unicodedata.normalize("NFKC", folded.casefold())
+    return "".join(_fold_char(c) for c in folded)
+
+
+def _fast_fold(char: str) -> str:
+    """What the fast path does to one character: lower, translate, non-word to space."""
+    lowered = char.lower().translate(_TABLE)
+    return "".join(" " if _NON_WORD.fullmatch(c) else c for c in lowered)
+
+
+def _build_table() -> dict[int, str]:
+    table: dict[int, str] = {}
+    for start, end in _PLAIN_RANGES:
+        for code in range(start, end + 1):
+            char = chr(code)
+            lowered = char.lower()
+            if len(lowered) != 1:
+                continue
+            folded = _full_fold(char)
+            if folded != lowered and len(folded) == 1 and not _NON_WORD.fullmatch(lowered):
+                table[ord(lowered)] = folded
+    return table
+
+
+_NON_WORD = re.compile(r"[\W_]")
+_TABLE: dict[int, str] = _build_table()
+_NEEDS_TABLE = re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(_TABLE)) + "]")
+
+
+def _build_unsafe() -> re.Pattern[str]:
+    safe: list[str] = []
+    for start, end in _PLAIN_RANGES:
+        for code in range(start, end + 1):
+            char = chr(code)
+            if char in _DROP or unicodedata.category(char).startswith(("M", "Cs")):
+                continue
+            if _fast_fold(char) == _full_fold(char):
+                safe.append(re.escape(char))
+    return re.compile("[^" + "".join(safe) + "]")
+
+
+_UNSAFE = _build_unsafe()
+_NON_WORD_CHAR = re.compile(r"[^\w\s]|_")
+_LONG_RUN = re.compile(r"\s+")
+#: non-ASCII punctuation common in news, replaced with ``str.replace`` (much faster than a regex)
+_COMMON_PUNCTUATION = "’‘“”«»„—–…‐‑‒―•·№"
+_ASCII_BYTES = bytes(
+    (c + 32 if 65 <= c <= 90 else c) if chr(c).isalnum() else 32 for c in range(256)
+)
+
+
+@dataclass(frozen=True)
+class Normalized:
+    """A normalised text and the way back to the original's offsets.
+
+    The general path records ``starts[i]``, the original offset of normalised character ``i``.
+    The fast path keeps ``folded`` (the original folded one character for one character, before
+    runs of non-letters were collapsed) and derives breakpoints from it only when asked.
+    """
+
+    original: str
+    text: str
+    folded: str | None = None
+    starts: tuple[int, ...] | None = None
+
+    @cached_property
+    def _breakpoints(self) -> tuple[list[int], list[int]]:
+        """At normalised offset ``points[k]`` and after, original = normalised + ``shifts[k]``."""
+        assert self.folded is not None
+        points: list[int] = []
+        shifts: list[int] = []
+        removed = 0
+        end = len(self.folded)
+        for run in _LONG_RUN.finditer(self.folded):
+            a, b = run.span()
+            kept = 0 if a == 0 or b == end else 1
+            if b - a == kept:
+                continue
+            removed += (b - a) - kept
+            points.append(b - removed)
+            shifts.append(removed)
+        return points, shifts
+
+    def _orig(self, index: int) -> int:
+        if self.starts is not None:
+            return self.starts[index]
+        points, shifts = self._breakpoints
+        k = bisect_right(points, index) - 1
+        return index + (shifts[k] if k >= 0 else 0)
+
+    def to_original(self, start: int, end: int) -> tuple[int, int]:
+        """The span of the original text that ``text[start:end]`` came from (``end > start``)."""
+        if not self.text:
+            return 0, 0
+        start = min(max(start, 0), len(self.text) - 1)
+        last = min(max(end - 1, start), len(self.text) - 1)
+        ostart = self._orig(start)
+        olast = self._orig(last)
+        # the original may spell one normalised character with several (ligatures, marks)
+        oend = olast + 1
+        while oend < len(self.original) and (
+            self.original[oend] in _DROP or unicodedata.combining(self.original[oend])
+        ):
+            oend += 1
+        return ostart, oend
+
+
+def normalize(text: str) -> str:
+    """The normalised form of ``text`` (see the module docstring)."""
+    return normalize_text(text).text
+
+
+def normalize_text(text: str) -> Normalized:
+    """Normalise ``text`` and keep what is needed to map offsets back to it."""
+    if _UNSAFE.search(text) is None:
+        return _fast(text)
+    return _general(text)
+
+
+def _fast(text: str) -> Normalized:
+    # every step maps one character to one character, so ``folded`` lines up with ``text``
+    folded = text.lower()
+    if _NEEDS_TABLE.search(folded) is not None:
+        folded = _NEEDS_TABLE.sub(_table_char, folded)
+    if not folded.isascii():
+        for char in _COMMON_PUNCTUATION:
+            if char in folded:
+                folded = folded.replace(char, " ")
+    if folded.isascii():
+        folded = folded.encode("ascii").translate(_ASCII_BYTES).decode("ascii")
+    else:
+        folded = _NON_WORD_CHAR.sub(" ", folded)
+    return Normalized(text, " ".join(folded.split()), folded=folded)
+
+
+def _table_char(match: re.Match[str]) -> str:
+    return _TABLE[ord(match.group())]
+
+
+def _general(text: str) -> Normalized:
+    out: list[str] = []
+    starts: list[int] = []
+    for index, char in enumerate(text):
+        if char in _DROP:
+            continue
+        if unicodedata.combining(char) or unicodedata.category(char).startswith("M"):
+            _attach_mark(out, starts, char, index)
+            continue
+        for piece in _full_fold(char):
+            out.append(piece)
+            starts.append(index)
+    # collapse runs of spaces, strip the ends
+    chars: list[str] = []
+    kept: list[int] = []
+    for piece, start in zip(out, starts, strict=True):
+        if piece == " " and (not chars or chars[-1] == " "):
+            continue
+        chars.append(piece)
+        kept.append(start)
+    if chars and chars[-1] == " ":
+        chars.pop()
+        kept.pop()
+    return Normalized(text, "".join(chars), starts=tuple(kept))
+
+
+def _attach_mark(out: list[str], starts: list[int], mark: str, index: int) -> None:
+    """A combining mark joins the letter before it, unless that letter is Latin (folded)."""
+    if not out:
+        return
+    prev = out[-1]
+    if unicodedata.category(prev).startswith("M"):
+        out.append(mark)  # a cluster of marks on a non-Latin letter
+        starts.append(index)
+        return
+    if not prev.isalpha() or _is_latin(prev):
+        return
+    composed = unicodedata.normalize("NFC", prev + mark)
+    if len(composed) == 1:
+        out[-1] = _full_fold(composed)[:1] or prev
+    else:
+        out.append(mark)
+        starts.append(index)
+
+
+_WORD_SPLIT = re.compile(r"[\W_]+")
+
+
+def same_capitals(surface: str, written: str) -> bool:
+    """Each word capitalised in ``written`` starts with a capital in ``surface`` too.
+
+    For case-sensitive terms and names: ``Chad`` is the country, ``chad`` is not; an
+    all-capitals headline (``CHAD``) still counts.
+    """
+    seen = [w for w in _WORD_SPLIT.split(surface) if w]
+    for word, found in zip((w for w in _WORD_SPLIT.split(written) if w), seen, strict=False):
+        if word[:1].isupper() and not found[:1].isupper():
+            return False
+        if word[:1].islower() and word[1:2].isupper():
+            continue  # "iPhone"-like spellings: only the capitals that are written
+    return True
