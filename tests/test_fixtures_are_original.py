@@ -24,6 +24,8 @@ import pycountry
 import pytest
 from ruamel.yaml import YAML
 
+from monitor.feeds.opml import read_opml
+
 ROOT = Path(__file__).resolve().parent.parent
 ARTICLES_DIR = ROOT / "tests" / "data" / "articles"
 DEMO_FEEDS_DIR = ROOT / "monitor" / "demo" / "feeds"
@@ -353,3 +355,46 @@ def test_one_story_is_syndicated_in_two_feeds_with_small_edits() -> None:
                         pairs.append((a["id"], b["id"], a["text"] != b["text"]))
     assert ("demo-central-asia-0006", "demo-wire-0006", True) in pairs
     assert all(edited for _, _, edited in pairs), "syndicated copies should differ a little"
+
+
+# --- the default feed list ---
+
+DEFAULT_OPML = ROOT / "monitor" / "feeds" / "default_feeds.opml"
+
+
+def test_default_feed_list_is_valid_opml_with_folders_titles_and_sites() -> None:
+    feeds = read_opml(DEFAULT_OPML.read_bytes(), DEFAULT_OPML.name)
+    assert len(feeds) >= 25
+    assert len({feed.url for feed in feeds}) == len(feeds)
+    for feed in feeds:
+        assert feed.url.startswith("https://"), feed.url
+        assert feed.site_url and feed.site_url.startswith("https://"), feed.url
+        assert feed.title and feed.folder, feed.url
+    hosts = {feed.url.split("/")[2] for feed in feeds}
+    for host in (
+        "www.azattyk.org",
+        "www.ozodlik.org",
+        "www.azattyq.org",
+        "www.ozodi.org",
+        "eurasianet.org",
+        "cabar.asia",
+        "meduza.io",
+        "zona.media",
+        "www.themoscowtimes.com",
+        "kyivindependent.com",
+        "understandingwar.org",
+        "kathmandupost.com",
+        "www.14ymedio.com",
+        "oc-media.org",
+    ):
+        assert host in hosts, f"{host} missing from the default feeds"
+
+
+def test_default_feed_list_says_how_to_change_it() -> None:
+    text = DEFAULT_OPML.read_text(encoding="utf-8")
+    head = text[: text.index("<opml")]
+    assert "starting point" in head
+    for verb in ("feeds add", "feeds remove", "feeds import", "feeds export", "feeds list"):
+        assert f"news-monitor {verb}" in head
+    outlines = re.findall(r"<outline [^>]*xmlUrl=[^>]*>", text)
+    assert outlines and all(' text="' in o and ' title="' in o for o in outlines)
