@@ -140,18 +140,29 @@ def send_digests(
     who must be a recipient of the chosen watchlist(s).
     """
     now = now or datetime.now(UTC)
+    created = queue_digests(app, watchlist=watchlist, to=to, now=now)
+    return DigestReport(tuple(created), tuple(deliver_pending(app, now=now)))
+
+
+def queue_digests(
+    app: App,
+    watchlist: str | None = None,
+    to: str | None = None,
+    now: datetime | None = None,
+) -> list[Created]:
+    """Write to the outbox, without sending, what each recipient has not yet received."""
+    now = now or datetime.now(UTC)
     chosen = (app.watchlists.get(watchlist),) if watchlist else app.watchlists.watchlists
-    if to is not None:
-        wanted = to.strip().lower()
-        if not any(wanted in _addresses(w.recipients) for w in chosen):
-            names = ", ".join(w.slug for w in chosen) or "(none)"
-            raise RecipientError(
-                f"{to} is not a recipient of {names}; add it under 'recipients:' in the "
-                "watchlist file first"
-            )
+    wanted = to.strip().lower() if to is not None else None
+    if wanted is not None and not any(wanted in _addresses(w.recipients) for w in chosen):
+        names = ", ".join(w.slug for w in chosen) or "(none)"
+        raise RecipientError(
+            f"{to} is not a recipient of {names}; add it under 'recipients:' in the "
+            "watchlist file first"
+        )
     created: list[Created] = []
     for item in chosen:
-        recipients = [r for r in item.recipients if to is None or r.strip().lower() == wanted]
+        recipients = [r for r in item.recipients if wanted in (None, r.strip().lower())]
         try:
             with transaction(app.sessions) as session:
                 created.extend(
@@ -159,8 +170,7 @@ def send_digests(
                 )
         except IntegrityError:
             log_event(log, "digest_race_lost", logging.WARNING, watchlist=item.slug)
-    outcomes = deliver_pending(app, now=now)
-    return DigestReport(tuple(created), tuple(outcomes))
+    return created
 
 
 def deliver_pending(app: App, now: datetime | None = None) -> list[Outcome]:

@@ -20,6 +20,7 @@ import contextlib
 import os
 import re
 import smtplib
+import socket
 import ssl
 from dataclasses import dataclass
 from datetime import datetime
@@ -136,17 +137,15 @@ class SMTPTransport:
     def _connect(self) -> smtplib.SMTP:
         settings = self.settings
         timeout = settings.smtp_timeout_seconds
+        smtp: smtplib.SMTP | None = None
         try:
-            smtp: smtplib.SMTP
             if settings.smtp_security == "ssl":
-                smtp = smtplib.SMTP_SSL(
-                    self.host,
-                    settings.smtp_port,
-                    timeout=timeout,
-                    context=ssl.create_default_context(),
-                )
+                smtp = _SMTPSSL(timeout=timeout, context=ssl.create_default_context())
             else:
-                smtp = smtplib.SMTP(self.host, settings.smtp_port, timeout=timeout)
+                smtp = smtplib.SMTP(timeout=timeout)
+            code, text = smtp.connect(self.host, settings.smtp_port)
+            if code != 220:
+                raise smtplib.SMTPConnectError(code, text)
             smtp.ehlo_or_helo_if_needed()
             if settings.smtp_security == "starttls":
                 smtp.starttls(context=ssl.create_default_context())
@@ -157,11 +156,13 @@ class SMTPTransport:
                 )
                 smtp.login(settings.smtp_username, password)
         except smtplib.SMTPAuthenticationError as exc:
+            _close_quietly(smtp)
             raise TransportDownError(
                 f"SMTP server {self.where} refused the login of MONITOR_SMTP_USERNAME: "
                 f"{_reply(exc.smtp_code, exc.smtp_error)}"
             ) from exc
         except (smtplib.SMTPException, OSError) as exc:
+            _close_quietly(smtp)
             raise TransportDownError(
                 f"cannot reach SMTP server {self.where}: {_describe(exc)}"
             ) from exc
@@ -199,9 +200,7 @@ class SMTPTransport:
 
     def _reset(self) -> None:
         smtp, self._smtp = self._smtp, None
-        if smtp is not None:
-            with contextlib.suppress(OSError):
-                smtp.close()
+        _close_quietly(smtp)
 
     def close(self) -> None:
         smtp, self._smtp = self._smtp, None
@@ -211,6 +210,24 @@ class SMTPTransport:
             smtp.quit()
         except (smtplib.SMTPException, OSError):
             smtp.close()
+
+
+def _close_quietly(smtp: smtplib.SMTP | None) -> None:
+    if smtp is not None:
+        with contextlib.suppress(OSError):
+            smtp.close()
+
+
+class _SMTPSSL(smtplib.SMTP_SSL):
+    """``SMTP_SSL`` that closes its socket when the TLS handshake fails (smtplib leaks it)."""
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        raw = socket.create_connection((host, port), timeout, self.source_address)
+        try:
+            return self.context.wrap_socket(raw, server_hostname=host)
+        except BaseException:
+            raw.close()
+            raise
 
 
 def _reply(code: int, text: bytes | str) -> str:

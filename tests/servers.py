@@ -8,6 +8,7 @@ carry a ``handler`` to script odd behaviour (redirects, 429, slow bodies…).
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import hashlib
@@ -142,6 +143,18 @@ class _Collector:
         return "250 OK"
 
     async def handle_DATA(self, smtp: SMTP, session: Session, envelope: Envelope) -> str:
+        with self.server.lock:
+            self.server.data_attempts += 1
+            drop = self.server.drop_during_data > 0
+            if drop:
+                self.server.drop_during_data -= 1
+        if drop:  # hang up mid-DATA: the message was not accepted
+            assert smtp.transport is not None
+            smtp.transport.abort()
+            return "421 connection dropped"
+        if self.server.data_delay:
+            await asyncio.sleep(self.server.data_delay)
+            return "451 too slow, try again"
         if self.server.data_reply is not None:
             return self.server.data_reply
         content = envelope.original_content or b""
@@ -158,6 +171,9 @@ class SMTPServer:
 
     ``rcpt_replies`` maps an address to the reply its RCPT TO gets (e.g. a 550);
     ``data_reply`` answers every DATA with a reply instead of accepting it.
+    ``drop_during_data`` hangs up on that many DATA commands; ``data_delay`` stalls
+    every DATA that long (then answers 451); ``stop()`` then ``start()`` brings the
+    server down and back up on the same port. ``data_attempts`` counts DATA commands.
     """
 
     def __init__(self) -> None:
@@ -165,19 +181,32 @@ class SMTPServer:
         self.rcpt_replies: dict[str, str] = {}
         self.data_reply: str | None = None
         self.lock = threading.Lock()
+        self.drop_during_data = 0
+        self.data_delay = 0.0
+        self.data_attempts = 0
         self._port = free_port()
-        self._controller = Controller(_Collector(self), hostname="127.0.0.1", port=self._port)
+        self._controller: Controller | None = None
 
     @property
     def port(self) -> int:
         return self._port
 
     def start(self) -> SMTPServer:
-        self._controller.start()
+        if self._controller is None:
+            self._controller = Controller(_Collector(self), hostname="127.0.0.1", port=self._port)
+            self._controller.start()
         return self
 
     def stop(self) -> None:
-        self._controller.stop()
+        controller, self._controller = self._controller, None
+        if controller is not None:
+            controller.stop()
+            controller.loop.close()
+
+    def message_ids(self) -> list[str]:
+        """The Message-ID of every message accepted, once per recipient."""
+        with self.lock:
+            return [str(m["Message-ID"]) for _, m in self.messages]
 
     def to(self, address: str) -> list[EmailMessage]:
         with self.lock:

@@ -6,6 +6,7 @@ The sample articles are written for this project from the facts of the seeds
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from monitor.config import Settings
 from monitor.schedules import parse_schedule
 from monitor.store.db import make_engine, session_factory, transaction, upgrade
 from monitor.store.models import Article, Feed, Match, Story
-from monitor.watchlists import Watchlist, WatchlistNotFound, WatchlistRegistry
+from monitor.watchlists import Watchlist, WatchlistRegistry, load_watchlist
 
 NOW = datetime(2025, 8, 14, 6, 30, tzinfo=UTC)
 SLUG = "foreign-recruitment"
@@ -49,28 +50,44 @@ def make_watchlist(
     )
 
 
-class StaticRegistry(WatchlistRegistry):
-    """A registry holding given watchlists (the alerts tests do not test YAML loading)."""
+def write_watchlist(folder: Path, watchlist: Watchlist) -> Path:
+    """Write ``watchlist`` as a YAML file the real registry loads."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{watchlist.slug}.yaml"
+    lines = [
+        f"name: {json.dumps(watchlist.name, ensure_ascii=False)}",
+        f"description: {json.dumps(watchlist.description)}",
+        f"recipients: {json.dumps(list(watchlist.recipients))}",
+        f"schedule: {json.dumps(str(watchlist.schedule))}",
+        f"timezone: {json.dumps(watchlist.timezone)}",
+        f"send_empty: {'true' if watchlist.send_empty else 'false'}",
+        'keywords: ["recruit*", "mercenar*", "Alabuga", "contract"]',
+        f"countries: {json.dumps(sorted(watchlist.countries))}",
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
 
-    def __init__(self, watchlists: Iterable[Watchlist]) -> None:
-        super().__init__(Path("watchlists"))
-        self._watchlists = tuple(sorted(watchlists, key=lambda w: w.slug))
 
-    def reload(self) -> list[object]:  # type: ignore[override]
-        return []
+class _LoadOnlyRegistry(WatchlistRegistry):
+    """The real loader without the matcher (TEMPORARY: until Matcher.compile exists)."""
 
-    def get(self, name_or_slug: str) -> Watchlist:
-        for watchlist in self._watchlists:
-            if name_or_slug in (watchlist.slug, watchlist.name):
-                return watchlist
-        raise WatchlistNotFound(f"no watchlist named {name_or_slug!r}")
+    @property
+    def watchlists(self) -> tuple[Watchlist, ...]:
+        return tuple(sorted((load_watchlist(p) for p in self._paths()), key=lambda w: w.slug))
 
 
 def make_app(settings: Settings, watchlists: Iterable[Watchlist]) -> App:
-    settings.ensure_dirs()
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
-    return App(settings, engine, session_factory(engine), StaticRegistry(watchlists))
+    """The real App on ``settings``, with ``watchlists`` written into its folder."""
+    for watchlist in watchlists:
+        write_watchlist(settings.watchlists_dir, watchlist)
+    try:
+        return App.open(settings)
+    except NotImplementedError:
+        settings.ensure_dirs()
+        engine = make_engine(settings.database_url)
+        upgrade(engine)
+        registry = _LoadOnlyRegistry(settings.watchlists_dir)
+        return App(settings, engine, session_factory(engine), registry)
 
 
 @dataclass(frozen=True)
