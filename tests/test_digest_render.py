@@ -7,6 +7,7 @@ and review the diff.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shutil
@@ -134,7 +135,10 @@ def test_hostile_feed_strings_are_rendered_harmless(make_settings: Any) -> None:
         for title, url in [
             ('<script>alert("x")</script> Nepal\r\nBcc: victim@example.org', "javascript:alert(1)"),
             (long_title, "https://example.org/long"),
-            ("\u202eNepal recruits\u202c تجنيد مقاتلين من نيبال", "https://example.org/rtl\r\nX: y"),
+            (
+                "\u202eNepal recruits\u202c تجنيد مقاتلين من نيبال",
+                "https://example.org/rtl\r\nX: y",
+            ),
         ]:
             add_match(
                 session,
@@ -234,7 +238,7 @@ def test_snippet_segments_never_lose_or_invent_text(
     joined = "".join(p.text for p in pieces)
     assert " ".join(joined.split()) == " ".join(clean_inline(snippet).split())
     assert all(p.text for p in pieces)
-    assert all(not (a.hit and b.hit) for a, b in zip(pieces, pieces[1:], strict=False))
+    assert all(not (a.hit and b.hit) for a, b in itertools.pairwise(pieces))
     if not any(min(e, len(snippet)) > max(s, 0) for s, e in spans):
         assert not any(p.hit for p in pieces)
 
