@@ -1,0 +1,352 @@
+"""The poll pipeline on a real database (SQLite and PostgreSQL) against a loopback feed server."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from monitor.app import App
+from monitor.config import Settings
+from monitor.pipeline import PollReport, ensure_default_feeds, poll_due_feeds
+from monitor.store import feeds as store
+from monitor.store.db import make_engine, session_factory, transaction, upgrade
+from monitor.store.models import Article, Feed
+from monitor.watchlists import WatchlistRegistry
+from tests.servers import FeedServer, Resource
+
+DATA = Path(__file__).parent / "data" / "feeds"
+
+
+def build_app(settings: Settings) -> App:
+    """An App without watchlists: the pipeline stores articles and matches nothing."""
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    return App(
+        settings, engine, session_factory(engine), WatchlistRegistry(settings.watchlists_dir)
+    )
+
+
+@pytest.fixture
+def app(make_settings: Callable[..., Settings], database_url: str) -> Iterator[App]:
+    application = build_app(make_settings(database_url))
+    yield application
+    application.close()
+
+
+def item(
+    guid: str, title: str, text: str, *, link: str | None = None, date: datetime | None = None
+) -> str:
+    parts = [f"<item><guid isPermaLink='false'>{guid}</guid><title>{title}</title>"]
+    if link:
+        parts.append(f"<link>{link}</link>")
+    if date:
+        parts.append(f"<pubDate>{format_datetime(date)}</pubDate>")
+    parts.append(f"<description>{text}</description></item>")
+    return "".join(parts)
+
+
+def rss(*items: str, title: str = "Test feed", ttl: int | None = None) -> bytes:
+    extra = f"<ttl>{ttl}</ttl>" if ttl else ""
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{title}</title>'
+        f"{extra}{''.join(items)}</channel></rss>"
+    ).encode()
+
+
+def add(app: App, url: str) -> None:
+    with transaction(app.sessions) as session:
+        store.add_feed(session, url, now=datetime.now(UTC) - timedelta(seconds=1))
+
+
+def feed_row(app: App, url: str) -> Feed:
+    with transaction(app.sessions) as session:
+        row = session.scalar(select(Feed).where(Feed.url == url))
+        assert row is not None
+        session.expunge(row)
+        return row
+
+
+def articles(app: App) -> list[Article]:
+    with transaction(app.sessions) as session:
+        rows = list(session.scalars(select(Article).order_by(Article.id)))
+        session.expunge_all()
+        return rows
+
+
+def outcome(report: PollReport, url: str) -> Any:
+    (found,) = [o for o in report.outcomes if o.url == url]
+    return found
+
+
+LONG = (
+    "Recruiters in Moscow offered labour migrants from Tajikistan and Kyrgyzstan one-year army "
+    "contracts with signing bonuses, according to relatives who spoke to reporters this week. "
+)
+
+
+def test_new_articles_are_stored_once_and_validators_give_304(
+    app: App, feed_server: FeedServer
+) -> None:
+    url_rss = feed_server.add("/rss", Resource((DATA / "recruitment.rss").read_bytes()))
+    url_atom = feed_server.add(
+        "/atom",
+        Resource((DATA / "recruitment.atom").read_bytes(), content_type="application/atom+xml"),
+    )
+    url_json = feed_server.add(
+        "/json",
+        Resource(
+            (DATA / "recruitment.json").read_bytes(),
+            content_type="application/feed+json",
+            etag=False,
+            last_modified=None,
+        ),
+    )
+    for url in (url_rss, url_atom, url_json):
+        add(app, url)
+    before = datetime.now(UTC)
+    first = poll_due_feeds(app)
+    assert {(o.url, o.status, o.new) for o in first.outcomes} == {
+        (url_rss, "ok", 3),
+        (url_atom, "ok", 1),
+        (url_json, "ok", 2),
+    }
+    stored = articles(app)
+    assert len(stored) == 6
+    undated = [a for a in stored if a.title == "Undated note about the weather"]
+    assert undated[0].published_at >= before  # first-seen time
+    rss_row = feed_row(app, url_rss)
+    assert rss_row.title == "Steppe Wire" and rss_row.etag and rss_row.status == "ok"
+    assert rss_row.next_poll_at >= datetime.now(UTC) + timedelta(minutes=29)  # <ttl>30</ttl>
+
+    again = poll_due_feeds(app, all_feeds=True)
+    assert {(o.url, o.status, o.new) for o in again.outcomes} == {
+        (url_rss, "not_modified", 0),
+        (url_atom, "not_modified", 0),
+        (url_json, "ok", 0),  # no validators: fetched and parsed, nothing new
+    }
+    _, headers = (
+        feed_server.requests[-1]
+        if feed_server.requests[-1][0] == "/rss"
+        else next(r for r in reversed(feed_server.requests) if r[0] == "/rss")
+    )
+    assert headers.get("If-None-Match") == rss_row.etag
+    assert "news-monitor" in headers["User-Agent"]
+    assert len(articles(app)) == 6
+
+
+def test_new_entries_on_a_later_poll_and_changed_ids(app: App, feed_server: FeedServer) -> None:
+    when = datetime(2025, 7, 1, 9, 0, tzinfo=UTC)
+    one = item(
+        "a-1", "Migrants offered army contracts", LONG, link="https://e.example.org/1", date=when
+    )
+    url = feed_server.add("/f", Resource(rss(one)))
+    add(app, url)
+    assert poll_due_feeds(app).new_articles == 1
+    two = item(
+        "a-2",
+        "Second story",
+        "Another text about Kyrgyz workers sent to the front. " * 3,
+        link="https://e.example.org/2",
+    )
+    renamed = item(
+        "renamed-a-1",
+        "Migrants offered army contracts",
+        LONG,
+        link="https://e.example.org/1?utm_source=x",
+        date=when,
+    )
+    feed_server.add("/f", Resource(rss(renamed, two)))
+    report = poll_due_feeds(app, all_feeds=True)
+    assert outcome(report, url).new == 1
+    assert [a.entry_id for a in articles(app)] == ["a-1", "a-2"]
+
+
+def test_same_story_across_feeds(app: App, feed_server: FeedServer) -> None:
+    wire = LONG * 3
+    first = feed_server.add(
+        "/one",
+        Resource(
+            rss(
+                item(
+                    "x",
+                    "Migrants recruited",
+                    wire,
+                    link="https://wire.example.org/s/1?utm_source=one",
+                )
+            )
+        ),
+    )
+    second = feed_server.add(
+        "/two",
+        Resource(
+            rss(
+                item(
+                    "y",
+                    "Migrants recruited, relatives say",
+                    "MOSCOW - " + wire + " Editing by the desk.",
+                    link="https://paper.example.org/a/9",
+                )
+            )
+        ),
+    )
+    third = feed_server.add(
+        "/three",
+        Resource(rss(item("z", "Copy", "x", link="https://wire.example.org/s/1#comments"))),
+    )
+    other = feed_server.add(
+        "/four",
+        Resource(
+            rss(
+                item(
+                    "w",
+                    "Cotton",
+                    "Farmers picked cotton early this year in the valley after a very hot summer season.",
+                    link="https://o.example.org/",
+                )
+            )
+        ),
+    )
+    for url in (first, second, third, other):
+        add(app, url)
+    poll_due_feeds(app)
+    by_feed = {a.entry_id: a.story_id for a in articles(app)}
+    assert by_feed["x"] == by_feed["y"] == by_feed["z"]  # near-identical text; same canonical URL
+    assert by_feed["w"] != by_feed["x"]
+
+
+def test_failures_back_off_and_recover(app: App, feed_server: FeedServer) -> None:
+    calls = {"n": 0}
+
+    def flaky(handler: BaseHTTPRequestHandler) -> None:
+        calls["n"] += 1
+        status, body = (
+            (500, b"oops") if calls["n"] <= 2 else (200, rss(item("r", "Back", "Recovered")))
+        )
+        handler.send_response(status)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    url = feed_server.add("/flaky", Resource(handler=flaky))
+    add(app, url)
+    delays = []
+    for _ in range(2):
+        start = datetime.now(UTC)
+        report = poll_due_feeds(app, all_feeds=True)
+        assert outcome(report, url).error_kind == "http_500"
+        row = feed_row(app, url)
+        delays.append(row.next_poll_at - start)
+        assert row.status == "failing"
+    assert feed_row(app, url).consecutive_errors == 2
+    assert delays[1] > delays[0] * 1.5  # exponential
+    report = poll_due_feeds(app, all_feeds=True)
+    assert outcome(report, url).status == "ok"
+    row = feed_row(app, url)
+    assert (row.status, row.consecutive_errors, row.error_kind) == ("ok", 0, None)
+
+
+def test_retry_after_pushes_the_next_poll(app: App, feed_server: FeedServer) -> None:
+    url = feed_server.add(
+        "/busy", Resource(b"slow down", status=429, headers={"Retry-After": "7200"})
+    )
+    add(app, url)
+    start = datetime.now(UTC)
+    report = poll_due_feeds(app)
+    assert outcome(report, url).error_kind == "http_429"
+    assert feed_row(app, url).next_poll_at >= start + timedelta(hours=2)
+
+
+def test_gone_feeds_stop_and_permanent_redirects_move(app: App, feed_server: FeedServer) -> None:
+    gone = feed_server.add("/gone", Resource(b"", status=410))
+    target = feed_server.add("/new-home", Resource(rss(item("m", "Moved", "Text"))))
+    moved = feed_server.add(
+        "/old-home",
+        Resource(b"", status=301, headers={"Location": target}, etag=False, last_modified=None),
+    )
+    temp_target = feed_server.add("/temp-target", Resource(rss(item("t", "Temp", "Text"))))
+    temp = feed_server.add(
+        "/temp",
+        Resource(
+            b"", status=302, headers={"Location": temp_target}, etag=False, last_modified=None
+        ),
+    )
+    for url in (gone, moved, temp):
+        add(app, url)
+    poll_due_feeds(app)
+    assert feed_row(app, gone).status == "gone"
+    assert feed_row(app, moved).redirect_url == target
+    second = poll_due_feeds(app, all_feeds=True)
+    assert gone not in {o.url for o in second.outcomes}  # not polled any more
+    assert outcome(second, target).moved_to == target
+    row = feed_row(app, target)
+    assert row.redirect_url is None and row.title == "Test feed"
+    assert feed_row(app, temp).url == temp  # 302 never moves a feed
+    assert feed_server.hits("/gone") == 1
+
+
+def test_claims_do_not_overlap(app: App, feed_server: FeedServer) -> None:
+    for n in range(6):
+        add(app, feed_server.url(f"/c{n}"))
+    now = datetime.now(UTC)
+    with transaction(app.sessions) as session:
+        first = store.claim_due_feeds(
+            session,
+            now=now,
+            cycle_started=now,
+            owner="a",
+            lease=timedelta(minutes=5),
+            all_feeds=False,
+            limit=4,
+        )
+    with transaction(app.sessions) as session:
+        second = store.claim_due_feeds(
+            session,
+            now=now,
+            cycle_started=now,
+            owner="b",
+            lease=timedelta(minutes=5),
+            all_feeds=False,
+            limit=4,
+        )
+    assert len(first) == 4 and len(second) == 2
+    assert not {f.id for f in first} & {f.id for f in second}
+    later = now + timedelta(minutes=6)  # leases expired: the feeds can be claimed again
+    with transaction(app.sessions) as session:
+        third = store.claim_due_feeds(
+            session,
+            now=later,
+            cycle_started=later,
+            owner="c",
+            lease=timedelta(minutes=5),
+            all_feeds=False,
+            limit=10,
+        )
+    assert len(third) == 6
+
+
+def test_default_feeds_are_imported_once_into_an_empty_table(
+    make_settings: Callable[..., Settings], sqlite_url: str
+) -> None:
+    application = build_app(make_settings(sqlite_url, import_default_feeds=True))
+    try:
+        from monitor.pipeline import default_feeds
+
+        shipped = default_feeds()
+        assert len(shipped) >= 5  # the shipped monitor/feeds/default_feeds.opml
+        assert ensure_default_feeds(application) == len(shipped)
+        assert ensure_default_feeds(application) == 0
+        with transaction(application.sessions) as session:
+            assert session.scalar(select(func.count()).select_from(Feed)) == len(shipped)
+    finally:
+        application.close()
+
+
+def test_no_default_feeds_when_the_setting_is_off(app: App) -> None:
+    assert ensure_default_feeds(app) == 0
