@@ -38,6 +38,10 @@ OUTPUT = DATA / "gazetteer.tsv"
 LOCALES = ("en", "ru", "uk", "uz", "kk", "ky", "tg", "tk", "be", "sr", "ka", "ne", "si", "hi", "es")
 #: the Russian cases pymorphy3 inflects names into
 CASES = ("nomn", "gent", "datv", "accs", "ablt", "loct")
+#: agglutinative languages: case endings attach to the name (Qazaqstanda, Қазақстанға)
+SUFFIXING = ("uz", "kk", "ky", "tk", "tg")
+#: the shortest name that may take endings (shorter ones would swallow other words)
+MIN_SUFFIXED = 5
 #: CLDR names that are too short or too common to be a country on their own
 MIN_FORM_LENGTH = 4
 
@@ -234,6 +238,8 @@ def build() -> list[Row]:
             continue
         if kind == "name":
             flags = flagged.get((code, key_form), flags)
+            if source.split(":")[-1] in SUFFIXING and len(key_form) >= MIN_SUFFIXED:
+                flags = ",".join(filter(None, (flags, "sfx")))
             if (
                 not flags
                 and _CYRILLIC_NAME.match(form)

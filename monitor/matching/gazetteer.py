@@ -26,6 +26,10 @@ from monitor.matching.results import CountryHit, Where
 __all__ = ["Candidate", "CountryForm", "Cue", "Gazetteer", "UnknownCountry", "load_gazetteer"]
 
 NAME, BLOCK, CUE_POSITIVE, CUE_NEGATIVE = "name", "block", "cue+", "cue-"
+#: kinds of automaton entries the gazetteer contributes (the matcher adds its own, other numbers)
+FORM, CUE, FORM_SUFFIXED = 0, 1, 3
+#: the longest ending an agglutinative form may take (O'zbekiston → O'zbekistonliklarning)
+MAX_SUFFIX = 10
 
 
 class UnknownCountry(LookupError, ValueError):
@@ -41,6 +45,7 @@ class CountryForm:
     key: str  # normalised
     case_sensitive: bool = False
     needs_cue: bool = False
+    suffixes: bool = False  # Turkic case endings may follow: Qazaqstanda, Қазақстанға
 
 
 @dataclass(frozen=True)
@@ -101,11 +106,12 @@ class Gazetteer:
         automaton = _automaton(self)
         for end, entries in automaton.iter(padded):
             for kind, index, key_len in entries:
-                start = end - key_len + 2  # skip the leading space; ``end`` is inclusive
-                if kind == 0:
-                    candidates.append(Candidate(index, where, start - 1, end - 1))
-                else:
+                if kind == CUE:
                     cue_keys.add(index)
+                    continue
+                candidate = candidate_at(kind, index, key_len, where, padded, end)
+                if candidate is not None:
+                    candidates.append(candidate)
         return self.resolve(candidates, {where: normalized}, cue_keys)
 
     def resolve(
@@ -161,9 +167,28 @@ class Gazetteer:
 
     def automaton_keys(self) -> list[tuple[str, int, int]]:
         """(padded key, kind, index): kind 0 for forms, 1 for cues. For the matcher's automaton."""
-        out = [(f" {form.key} ", 0, i) for i, form in enumerate(self.forms)]
-        out += [(f" {cue.key} ", 1, i) for i, cue in enumerate(self.cues)]
+        out = [
+            (f" {form.key}", FORM_SUFFIXED, i) if form.suffixes else (f" {form.key} ", FORM, i)
+            for i, form in enumerate(self.forms)
+        ]
+        out += [(f" {cue.key} ", CUE, i) for i, cue in enumerate(self.cues)]
         return out
+
+
+def candidate_at(
+    kind: int, index: int, key_len: int, where: Where, padded: str, end: int
+) -> Candidate | None:
+    """The candidate for an automaton hit ending at ``end`` (inclusive) in the padded text.
+
+    Offsets of the candidate are into the normalised text (``padded`` minus its first space).
+    """
+    start = end - key_len + 1
+    if kind == FORM_SUFFIXED:
+        stop = padded.index(" ", end + 1)
+        if stop - end - 1 > MAX_SUFFIX:
+            return None
+        return Candidate(index, where, start, stop - 1)
+    return Candidate(index, where, start, end - 1)
 
 
 def _followed_by_capitalised(normalized: Normalized, end: int) -> bool:
@@ -215,7 +240,9 @@ def load_gazetteer() -> Gazetteer:
                 if ident in seen:
                     continue
                 seen.add(ident)
-                forms.append(CountryForm(code, form, key, "cs" in flags, "cue" in flags))
+                forms.append(
+                    CountryForm(code, form, key, "cs" in flags, "cue" in flags, "sfx" in flags)
+                )
             elif kind in (CUE_POSITIVE, CUE_NEGATIVE):
                 cues.append(Cue(code, form, key, kind == CUE_POSITIVE))
     return Gazetteer(tuple(forms), tuple(cues), names)

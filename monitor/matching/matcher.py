@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import ahocorasick
 
-from monitor.matching.gazetteer import Candidate, Gazetteer, load_gazetteer
+from monitor.matching.gazetteer import CUE, Candidate, Gazetteer, candidate_at, load_gazetteer
 from monitor.matching.normalize import Normalized, normalize_text, same_capitals
 from monitor.matching.results import CountryHit, MatchResult, TermHit, Where
 from monitor.matching.rules import (
@@ -49,7 +49,7 @@ from monitor.watchlists import Watchlist
 __all__ = ["SNIPPET_LENGTH", "Matcher"]
 
 SNIPPET_LENGTH = 280
-_FORM, _CUE, _TERM = 0, 1, 2
+_TERM = 2  # the gazetteer's entries use other kinds (FORM, CUE, FORM_SUFFIXED)
 _SENTENCE_END = re.compile(r"(?<=[.!?…。])[\"'”»)\]]*\s+|\n\s*\n|\n(?=\s*[A-ZА-ЯЁ•\-–—*])")
 
 
@@ -188,14 +188,16 @@ class Matcher:
             padded = f" {normalized.text} "
             for end, entries in self._automaton.iter(padded):
                 for kind, index, key_len in entries:
-                    if kind == _FORM:
-                        candidates.append(Candidate(index, where, end - key_len + 1, end - 1))
-                    elif kind == _CUE:
-                        cues.add(index)
-                    else:
+                    if kind == _TERM:
                         hit = self._term_hit(index, where, normalized, padded, end, key_len)
                         if hit is not None:
                             term_hits.setdefault(index, []).append(hit)
+                    elif kind == CUE:
+                        cues.add(index)
+                    else:
+                        candidate = candidate_at(kind, index, key_len, where, padded, end)
+                        if candidate is not None:
+                            candidates.append(candidate)
         countries = self._gazetteer.resolve(candidates, texts, cues) if candidates else []
         return _Scan(texts, term_hits, countries)
 

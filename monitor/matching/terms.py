@@ -20,10 +20,12 @@ from monitor.matching.normalize import normalize
 
 __all__ = ["MIN_PREFIX", "TermError", "TermSpec", "WordSpec", "parse_term"]
 
-#: a ``*`` prefix shorter than this would match half the dictionary
+#: a ``*`` prefix shorter than this would match half the dictionary (first word of a term)
 MIN_PREFIX = 3
 #: the longest ending a stemmed Cyrillic word may take beyond what its stem dropped
 _EXTRA_ENDING = 3
+#: … and for short stems (суд → суда, суде, судом), where a long ending is another word
+_SHORT_STEM_ENDING = 2
 _CYRILLIC = re.compile("[а-яіїєґў]")
 
 
@@ -108,7 +110,7 @@ def parse_term(text: str, *, case_sensitive: bool = False, exact: bool = False) 
         for index, piece in enumerate(pieces):
             last = index == len(pieces) - 1
             if last and star:
-                if len(piece) < MIN_PREFIX:
+                if len(piece) < MIN_PREFIX and not words:  # later words are anchored
                     raise TermError(
                         f"term {text!r}: the prefix {piece!r} is too short "
                         f"(at least {MIN_PREFIX} letters before '*')"
@@ -125,7 +127,8 @@ def parse_term(text: str, *, case_sensitive: bool = False, exact: bool = False) 
 
 def _stemmed(word: str) -> WordSpec:
     stem = str(_stemmer().stemWord(word))
-    if len(stem) < 4 or not word.startswith(stem):
+    if len(stem) < 3 or not word.startswith(stem):
         return WordSpec(word)  # too short to stem safely: whole word only
     dropped = len(word) - len(stem)
-    return WordSpec(stem, prefix=True, max_ending=dropped + _EXTRA_ENDING)
+    extra = _EXTRA_ENDING if len(stem) >= 5 else _SHORT_STEM_ENDING
+    return WordSpec(stem, prefix=True, max_ending=dropped + extra)
