@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session
 from monitor.app import App
 from monitor.config import Settings
 from monitor.schedules import parse_schedule
-from monitor.store.db import make_engine, session_factory, transaction, upgrade
+from monitor.store.db import transaction
 from monitor.store.models import Article, Feed, Match, Story
-from monitor.watchlists import Watchlist, WatchlistRegistry, load_watchlist
+from monitor.watchlists import Watchlist
 
 NOW = datetime(2025, 8, 14, 6, 30, tzinfo=UTC)
 SLUG = "foreign-recruitment"
@@ -68,26 +68,11 @@ def write_watchlist(folder: Path, watchlist: Watchlist) -> Path:
     return path
 
 
-class _LoadOnlyRegistry(WatchlistRegistry):
-    """The real loader without the matcher (TEMPORARY: until Matcher.compile exists)."""
-
-    @property
-    def watchlists(self) -> tuple[Watchlist, ...]:
-        return tuple(sorted((load_watchlist(p) for p in self._paths()), key=lambda w: w.slug))
-
-
 def make_app(settings: Settings, watchlists: Iterable[Watchlist]) -> App:
     """The real App on ``settings``, with ``watchlists`` written into its folder."""
     for watchlist in watchlists:
         write_watchlist(settings.watchlists_dir, watchlist)
-    try:
-        return App.open(settings)
-    except NotImplementedError:
-        settings.ensure_dirs()
-        engine = make_engine(settings.database_url)
-        upgrade(engine)
-        registry = _LoadOnlyRegistry(settings.watchlists_dir)
-        return App(settings, engine, session_factory(engine), registry)
+    return App.open(settings)
 
 
 @dataclass(frozen=True)
