@@ -1,17 +1,76 @@
-"""``news-monitor run`` and ``news-monitor status``: the long-running service."""
+"""``news-monitor run`` and ``news-monitor status``: the long-running service and its summary."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import click
+
+from monitor.cli._common import echo_json, load_settings, open_app, user_errors
+from monitor.logs import configure_logging
+from monitor.service import Service, single_instance
+from monitor.store.status import summarize
 
 
 @click.command()
 def run() -> None:
-    """Start the scheduler: poll due feeds every minute, send digests on schedule."""
-    raise click.ClickException("not built yet")
+    """Start the service: poll due feeds every minute, send digests on schedule.
+
+    Polls at once, then keeps going until Ctrl-C (SIGINT) or SIGTERM, which stop it
+    after the running jobs finish. Serves /healthz and /metrics on MONITOR_HTTP_PORT.
+    """
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    with user_errors(), single_instance(settings.database_url), open_app() as app:
+        for error in app.watchlists.errors:
+            click.echo(f"warning: {error}", err=True)
+        Service(app).run_until_signal()
 
 
 @click.command()
-def status() -> None:
-    """Print a summary: feeds by status, articles, matches, outbox."""
-    raise click.ClickException("not built yet")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+def status(as_json: bool) -> None:
+    """Print a summary: feeds by status and error, articles, matches, outbox."""
+    with open_app() as app, app.sessions() as session:
+        summary = summarize(session)
+        watchlists = [w.slug for w in app.watchlists.watchlists]
+    now = datetime.now(UTC)
+    age = None if summary.last_success_at is None else (now - summary.last_success_at)
+    if as_json:
+        echo_json(
+            {
+                "feeds": summary.feeds_by_status,
+                "feed_errors": summary.feed_errors_by_kind,
+                "articles": summary.articles,
+                "matches": summary.matches_by_watchlist,
+                "digests": summary.digests_by_status,
+                "watchlists": watchlists,
+                "last_successful_poll": summary.last_success_at,
+                "last_successful_poll_age_seconds": None
+                if age is None
+                else int(age.total_seconds()),
+                "next_poll_at": summary.next_poll_at,
+            }
+        )
+        return
+    click.echo(f"feeds:      {_counts(summary.feeds_by_status) or 'none'}")
+    if summary.feed_errors_by_kind:
+        click.echo(f"  errors:   {_counts(summary.feed_errors_by_kind)}")
+    last = "never" if age is None else f"{_ago(int(age.total_seconds()))} ago"
+    click.echo(f"last good poll: {last}")
+    click.echo(f"articles:   {summary.articles}")
+    click.echo(f"matches:    {_counts(summary.matches_by_watchlist) or 'none'}")
+    click.echo(f"outbox:     {_counts(summary.digests_by_status) or 'empty'}")
+    click.echo(f"watchlists: {', '.join(watchlists) or 'none'}")
+
+
+def _counts(values: dict[str, int]) -> str:
+    return ", ".join(f"{key} {count}" for key, count in sorted(values.items()))
+
+
+def _ago(seconds: int) -> str:
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h"

@@ -1,0 +1,192 @@
+"""The long-running service: APScheduler ticks, the database decides what is due.
+
+Jobs (rebuilt from configuration at every start, never persisted in the scheduler):
+
+- ``poll``: every minute, ``pipeline.poll_due_feeds`` polls the feeds whose
+  ``next_poll_at`` has come (at once on start);
+- ``digests``: every minute, ``alerts.service.run_due_digests`` sends each
+  watchlist's digest when its schedule says so and retries the outbox;
+- ``watchlists``: every 30 s, re-reads changed watchlist files (a bad edit is
+  reported and the last good version keeps running).
+
+SIGINT and SIGTERM stop the scheduler after the running jobs finish.
+On SQLite a lock file held for the process's life keeps a second ``run`` away.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from types import FrameType
+from typing import IO
+
+from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from alerts.service import run_due_digests
+from monitor.app import App
+from monitor.config import sqlite_path
+from monitor.exceptions import MonitorError
+from monitor.health import HealthServer, Metrics
+from monitor.logs import log_event
+from monitor.pipeline import ensure_default_feeds, poll_due_feeds
+from monitor.store.db import normalise_url
+
+logger = logging.getLogger("monitor.service")
+
+WATCHLIST_RELOAD_SECONDS = 30
+TICK_SECONDS = 60
+
+
+class AlreadyRunningError(MonitorError):
+    """Another ``news-monitor run`` holds the SQLite database."""
+
+
+@contextmanager
+def single_instance(database_url: str) -> Iterator[None]:
+    """On SQLite, hold ``<db>.lock`` for the life of the process; PostgreSQL needs no lock."""
+    path = sqlite_path(normalise_url(database_url))
+    if path is None:
+        yield
+        return
+    lock_path = path.with_name(path.name + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    handle: IO[str] = lock_path.open("a+")
+    try:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise AlreadyRunningError(
+                f"another news-monitor run ({holder}) is using {path}; stop it first, "
+                "or use PostgreSQL (MONITOR_DATABASE_URL) to run several processes"
+            ) from exc
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        yield
+    finally:
+        handle.close()
+
+
+class Service:
+    """Owns the scheduler; the jobs call the same functions as the one-shot CLI verbs."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.stopping = threading.Event()
+        self.metrics = Metrics()
+        self.scheduler = BackgroundScheduler(
+            timezone=UTC,
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": TICK_SECONDS},
+        )
+        self.scheduler.add_listener(self._job_failed, EVENT_JOB_ERROR)
+        self.health: HealthServer | None = None
+        self._watchlist_errors = {str(error) for error in app.watchlists.errors}
+
+    def _add(self, job_id: str, func: Callable[[], None], seconds: int, delay: float) -> None:
+        self.scheduler.add_job(
+            func,
+            IntervalTrigger(seconds=seconds, timezone=UTC),
+            id=job_id,
+            name=job_id,
+            next_run_time=datetime.now(UTC) + timedelta(seconds=delay),
+            replace_existing=True,
+        )
+
+    def poll(self) -> None:
+        with self.metrics.durations.labels("poll").time():
+            report = poll_due_feeds(self.app)
+        for outcome in report.outcomes:
+            self.metrics.polls.labels(outcome.status, outcome.error_kind or "").inc()
+            for watchlist, count in outcome.matched.items():
+                self.metrics.matches_new.labels(watchlist).inc(count)
+        self.metrics.articles_new.inc(report.new_articles)
+        if report.outcomes:
+            log_event(
+                logger,
+                "poll_cycle",
+                feeds=len(report.outcomes),
+                new=report.new_articles,
+                matched=sum(report.matched.values()),
+                failed=len(report.failed),
+            )
+
+    def digests(self) -> None:
+        with self.metrics.durations.labels("digests").time():
+            report = run_due_digests(self.app)
+        for outcome in report.outcomes:
+            self.metrics.emails.labels(outcome.status).inc()
+
+    def reload_watchlists(self) -> None:
+        """Re-read changed watchlist files; report each new error once (the last good version runs)."""
+        errors = {str(error) for error in self.app.watchlists.reload()}
+        for error in sorted(errors - self._watchlist_errors):
+            log_event(logger, "watchlist_invalid", logging.ERROR, error=error)
+        self._watchlist_errors = errors
+
+    def _job_failed(self, event: JobExecutionEvent) -> None:
+        log_event(
+            logger,
+            "job_failed",
+            logging.ERROR,
+            job=event.job_id,
+            error=f"{type(event.exception).__name__}: {event.exception}",
+        )
+
+    def start(self) -> None:
+        settings = self.app.settings
+        if settings.http_port:
+            self.health = HealthServer(self, settings.http_host, settings.http_port)
+            self.health.start()
+            log_event(
+                logger, "http_listening", url=f"http://{settings.http_host}:{self.health.port}/"
+            )
+        imported = ensure_default_feeds(self.app)
+        if imported:
+            log_event(logger, "default_feeds_imported", feeds=imported)
+        self._add("poll", self.poll, TICK_SECONDS, 0)
+        self._add("digests", self.digests, TICK_SECONDS, 5)
+        self._add(
+            "watchlists", self.reload_watchlists, WATCHLIST_RELOAD_SECONDS, WATCHLIST_RELOAD_SECONDS
+        )
+        self.scheduler.start()
+        log_event(
+            logger,
+            "service_started",
+            pid=os.getpid(),
+            watchlists=len(self.app.watchlists.watchlists),
+        )
+
+    def stop(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+        if self.health is not None:
+            self.health.stop()
+        log_event(logger, "service_stopped")
+
+    def run_until_signal(self) -> None:
+        """Start, then block until SIGINT or SIGTERM; stop cleanly."""
+
+        def _on_signal(signum: int, _frame: FrameType | None) -> None:
+            log_event(logger, "signal_received", signal=signal.Signals(signum).name)
+            self.stopping.set()
+
+        previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            self.start()
+            while not self.stopping.wait(1.0):
+                pass
+        finally:
+            self.stop()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
