@@ -1,9 +1,10 @@
 """Country codes to the English names a digest shows.
 
-Names come from CLDR (``babel``): short, familiar forms ("Russia", "North Korea",
-"Iran") rather than ISO's formal ones ("Russian Federation"). ``pycountry``
-decides which codes are real ISO 3166-1 codes; the territories the gazetteer
-gives user-assigned codes to are listed here. An unknown code is shown as is.
+The matcher's gazetteer (``monitor.matching``) is the one source of display names:
+short, familiar forms ("Russia", "North Korea") and the user-assigned codes of
+territories (XK Kosovo, XA Abkhazia, XO South Ossetia, XT Transnistria). A code
+it does not know is looked up in CLDR (``babel``) if ``pycountry`` says it is a
+real ISO 3166-1 code, and otherwise shown as is.
 """
 
 from __future__ import annotations
@@ -13,16 +14,7 @@ from functools import cache
 import pycountry
 from babel import Locale
 
-#: User-assigned codes for territories that are not ISO 3166-1 countries.
-TERRITORIES = {
-    "XK": "Kosovo",
-    "XA": "Abkhazia",
-    "XB": "South Ossetia",
-    "XT": "Transnistria",
-    "AB": "Abkhazia",
-    "OS": "South Ossetia",
-    "TR-PMR": "Transnistria",
-}
+from monitor.matching.gazetteer import load_gazetteer
 
 NO_COUNTRY = "No country"
 
@@ -35,9 +27,12 @@ def _cldr_names() -> dict[str, str]:
 def country_name(code: str) -> str:
     """The English display name of a country code; the code itself when unknown."""
     key = code.strip().upper()
-    if key in TERRITORIES and pycountry.countries.get(alpha_2=key) is None:
-        return TERRITORIES[key]
+    if not key:
+        return NO_COUNTRY
+    names = load_gazetteer().names
+    if key in names:
+        return names[key]
     country = pycountry.countries.get(alpha_2=key) if len(key) == 2 else None
     if country is None:
-        return key or NO_COUNTRY
+        return key
     return _cldr_names().get(key) or getattr(country, "common_name", None) or str(country.name)

@@ -176,7 +176,7 @@ class SMTPServer:
     server down and back up on the same port. ``data_attempts`` counts DATA commands.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, port: int | None = None) -> None:
         self.messages: list[tuple[str, EmailMessage]] = []
         self.rcpt_replies: dict[str, str] = {}
         self.data_reply: str | None = None
@@ -184,7 +184,7 @@ class SMTPServer:
         self.drop_during_data = 0
         self.data_delay = 0.0
         self.data_attempts = 0
-        self._port = free_port()
+        self._port = port or free_port()
         self._controller: Controller | None = None
 
     @property

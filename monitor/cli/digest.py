@@ -169,9 +169,7 @@ def _summary(outcomes: tuple[Outcome, ...]) -> None:
     waiting = sum(o.status == "pending" for o in outcomes)
     click.echo(f"{sent} sent, {failed} failed, {waiting} waiting to retry.")
     if failed or waiting:
-        raise Failure(
-            f"{failed + waiting} digest(s) not delivered; see news-monitor outbox list"
-        )
+        raise Failure(f"{failed + waiting} digest(s) not delivered; see news-monitor outbox list")
 
 
 def _iso(moment: datetime | None) -> str | None:
