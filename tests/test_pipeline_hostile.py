@@ -88,9 +88,9 @@ def gzip_bomb(handler: BaseHTTPRequestHandler) -> None:
         {
             "Content-Type": "application/rss+xml",
             "Content-Encoding": "gzip",
-            "Content-Length": str(len(BOMB)),
+            "Content-Length": str(len(body)),
         },
-        BOMB,
+        body,
     )
 
 
