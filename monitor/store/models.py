@@ -178,7 +178,8 @@ class Digest(Base):
     """The outbox: one rendered digest for one recipient, written before it is sent.
 
     ``status``: ``pending`` (to send, maybe after ``next_attempt_at``), ``sent``,
-    ``failed`` (permanent refusal; the matches go back to undelivered).
+    ``failed`` (permanent refusal; the matches stay with it, shown by ``outbox list``,
+    and ``outbox retry ID`` sends the same message again; see ``alerts.outbox``).
     """
 
     __tablename__ = "digests"
