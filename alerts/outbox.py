@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 FIRST_RETRY = timedelta(minutes=1)
 MAX_RETRY = timedelta(hours=6)
 MIN_LEASE = timedelta(minutes=5)
-BATCH_SIZE = 50
+CLAIM_CANDIDATES = 5  # read a few due ids per claim; another process may win the first
 UNSUBSCRIBED = "recipient unsubscribed before it was sent"
 
 
@@ -108,77 +108,83 @@ def deliver_due(
     now: datetime,
     lease: timedelta = MIN_LEASE,
 ) -> list[Outcome]:
-    """Send every pending digest whose time has come; returns one outcome per digest tried."""
+    """Send every pending digest whose time has come; returns one outcome per digest tried.
+
+    Digests are claimed one at a time, so a lease only has to outlast one SMTP
+    conversation: a process that dies holds up at most one digest, for ``lease``.
+    Once the server is found down, the remaining due digests are deferred without
+    a connection attempt each.
+    """
     owner = new_owner()
     outcomes: list[Outcome] = []
-    tried: set[int] = set()
+    tried: list[int] = []
+    down: TransportDownError | None = None
     transport: Transport | None = None
     try:
-        while True:
-            claimed = [i for i in _claim(sessions, owner, now, now + lease) if i not in tried]
-            if not claimed:
-                break
-            tried.update(claimed)
+        while (digest_id := _claim_one(sessions, owner, now, now + lease, tried)) is not None:
+            tried.append(digest_id)
             if transport is None:
                 transport = transport_factory()
-            outcomes.extend(_deliver_batch(sessions, transport, claimed, owner, now))
+            outcome, failure = _deliver_one(sessions, transport, digest_id, owner, now, down)
+            if outcome is not None:
+                outcomes.append(outcome)
+            down = down or failure
     finally:
         if transport is not None:
             transport.close()
     return outcomes
 
 
-def _claim(
-    sessions: sessionmaker[Session], owner: str, now: datetime, until: datetime
-) -> list[int]:
-    with transaction(sessions) as session:
-        candidates = store.due_digest_ids(session, now, BATCH_SIZE)
-        return [i for i in candidates if store.claim_digest(session, i, owner, now, until)]
-
-
-def _deliver_batch(
+def _claim_one(
     sessions: sessionmaker[Session],
-    transport: Transport,
-    claimed: list[int],
     owner: str,
     now: datetime,
-) -> list[Outcome]:
-    outcomes: list[Outcome] = []
-    down: TransportDownError | None = None
-    for digest_id in claimed:
-        with sessions() as session:
-            row = store.get_digest(session, digest_id)
-            if row is None:
-                continue
-            digest = Outgoing(
-                id=row.id,
-                watchlist=row.watchlist,
-                recipient=row.recipient,
-                message_id=row.message_id,
-                subject=row.subject,
-                message=row.message,
-                created_at=row.created_at,
-            )
-            attempts = row.attempts
-            left = digest.recipient.lower() in store.unsubscribed(session, digest.watchlist)
-        if left:
-            outcomes.append(_finish(sessions, digest, owner, now, attempts, UNSUBSCRIBED, True))
-            continue
-        if down is not None:
-            outcomes.append(_finish(sessions, digest, owner, now, attempts + 1, str(down), False))
-            continue
-        try:
-            transport.send(digest)
-        except TransportDownError as exc:
-            down = exc
-            outcomes.append(_finish(sessions, digest, owner, now, attempts + 1, str(exc), False))
-        except PermanentDeliveryError as exc:
-            outcomes.append(_finish(sessions, digest, owner, now, attempts + 1, str(exc), True))
-        except DeliveryError as exc:
-            outcomes.append(_finish(sessions, digest, owner, now, attempts + 1, str(exc), False))
-        else:
-            outcomes.append(_finish(sessions, digest, owner, now, attempts + 1, None, False))
-    return outcomes
+    until: datetime,
+    exclude: Sequence[int],
+) -> int | None:
+    with transaction(sessions) as session:
+        for digest_id in store.due_digest_ids(session, now, CLAIM_CANDIDATES, exclude=exclude):
+            if store.claim_digest(session, digest_id, owner, now, until):
+                return digest_id
+    return None
+
+
+def _deliver_one(
+    sessions: sessionmaker[Session],
+    transport: Transport,
+    digest_id: int,
+    owner: str,
+    now: datetime,
+    down: TransportDownError | None,
+) -> tuple[Outcome | None, TransportDownError | None]:
+    with sessions() as session:
+        row = store.get_digest(session, digest_id)
+        if row is None:
+            return None, None
+        digest = Outgoing(
+            id=row.id,
+            watchlist=row.watchlist,
+            recipient=row.recipient,
+            message_id=row.message_id,
+            subject=row.subject,
+            message=row.message,
+            created_at=row.created_at,
+        )
+        attempts = row.attempts
+        left = digest.recipient.lower() in store.unsubscribed(session, digest.watchlist)
+    if left:
+        return _finish(sessions, digest, owner, now, attempts, UNSUBSCRIBED, True), None
+    if down is not None:
+        return _finish(sessions, digest, owner, now, attempts + 1, str(down), False), None
+    try:
+        transport.send(digest)
+    except TransportDownError as exc:
+        return _finish(sessions, digest, owner, now, attempts + 1, str(exc), False), exc
+    except PermanentDeliveryError as exc:
+        return _finish(sessions, digest, owner, now, attempts + 1, str(exc), True), None
+    except DeliveryError as exc:
+        return _finish(sessions, digest, owner, now, attempts + 1, str(exc), False), None
+    return _finish(sessions, digest, owner, now, attempts + 1, None, False), None
 
 
 def _finish(

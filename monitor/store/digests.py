@@ -217,7 +217,9 @@ def add_digest(
     return digest.id
 
 
-def due_digest_ids(session: Session, now: datetime, limit: int) -> list[int]:
+def due_digest_ids(
+    session: Session, now: datetime, limit: int, exclude: Sequence[int] = ()
+) -> list[int]:
     """Pending digests whose next attempt has come and whose lease is free, oldest first."""
     query = (
         select(Digest.id)
@@ -229,6 +231,8 @@ def due_digest_ids(session: Session, now: datetime, limit: int) -> list[int]:
         .order_by(Digest.next_attempt_at, Digest.id)
         .limit(limit)
     )
+    if exclude:
+        query = query.where(Digest.id.not_in(list(exclude)))
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     return list(session.scalars(query))
