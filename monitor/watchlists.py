@@ -109,8 +109,8 @@ class WatchlistError(MonitorError, ValueError):
         super().__init__(f"{where}: {key_path + ': ' if key_path else ''}{message}")
 
 
-class WatchlistNotFound(MonitorError, LookupError):
-    """No watchlist has that name or slug."""
+class WatchlistNotFound(MonitorError, LookupError, ValueError):
+    """No watchlist has that name or slug (bad input: a ValueError too)."""
 
 
 @dataclass(frozen=True)

@@ -95,7 +95,7 @@ def _cldr_rows(codes: Iterable[str], extra: dict[str, Any]) -> Iterator[Row]:
                 for form in _clean_cldr(territories["XK"], locale_name):
                     yield ("name", "XK", form, "", f"cldr:{locale_name}")
             elif locale_name in info:
-                yield ("name", code, info[locale_name], "", "curated:territories")
+                yield ("name", code, info[locale_name], "", f"curated:territories:{locale_name}")
 
 
 def _russian_forms(word_or_phrase: str, morph: Any) -> list[str]:
@@ -105,7 +105,7 @@ def _russian_forms(word_or_phrase: str, morph: Any) -> list[str]:
         return sorted(_lexeme(words[0], morph))
     # a phrase: inflect word by word into the same case, keeping each word's number
     forms: set[str] = {word_or_phrase}
-    parses = [_best_parse(word, morph) for word in words]
+    parses = [_best_parse(word, morph) or morph.parse(word)[0] for word in words]
     for case in CASES:
         inflected = []
         for word, parse in zip(words, parses, strict=True):
@@ -187,9 +187,7 @@ def build() -> list[Row]:
     rows += _iso_rows()
     cldr = list(_cldr_rows(codes, territories))
     for kind, code, form, flags, source in cldr:
-        if source == "cldr:ru" or (
-            source == "curated:territories" and re.search("[а-яё]", form, re.I)
-        ):
+        if source in ("cldr:ru", "curated:territories:ru"):
             for inflected in _russian_forms(form, morph):
                 rows.append((kind, code, inflected, flags, source + "+pymorphy3"))
         else:
@@ -238,7 +236,11 @@ def build() -> list[Row]:
             continue
         if kind == "name":
             flags = flagged.get((code, key_form), flags)
-            if source.split(":")[-1] in SUFFIXING and len(key_form) >= MIN_SUFFIXED:
+            if (
+                source.split(":")[-1] in SUFFIXING
+                and len(key_form) >= MIN_SUFFIXED
+                and key_form not in english  # "Niger" + "ia" is another country
+            ):
                 flags = ",".join(filter(None, (flags, "sfx")))
             if (
                 not flags

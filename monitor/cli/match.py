@@ -1,16 +1,180 @@
-"""``news-monitor match`` and ``news-monitor countries`` (owned by the matching work)."""
+"""``news-monitor match`` and ``news-monitor countries``: try the matcher on any text.
+
+Both read the watchlists and the gazetteer only; they do not open the database.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
+
+from monitor.cli._common import UserError, echo_json, load_settings, user_errors
+from monitor.matching.gazetteer import load_gazetteer
+from monitor.matching.results import MatchResult
+from monitor.watchlists import WatchlistRegistry
+
+
+def _fetch(url: str) -> tuple[str, str]:
+    """The title and main text of a web page, fetched with the feed fetcher's limits."""
+    import lxml.html
+
+    from monitor.feeds.fetch import check_scheme, fetch_page
+    from monitor.pipeline import extract_main_text
+
+    check_scheme(url)
+    page = fetch_page(url, load_settings())
+    title = ""
+    try:
+        found = lxml.html.fromstring(page.body).findtext(".//title")
+        title = " ".join((found or "").split())
+    except (ValueError, lxml.etree.ParserError):
+        pass
+    return title, extract_main_text(page.body, page.final_url)
+
+
+def _highlight(result: MatchResult) -> str:
+    out, last = [], 0
+    for start, end in result.highlights:
+        out += [result.snippet[last:start], "[", result.snippet[start:end], "]"]
+        last = end
+    out.append(result.snippet[last:])
+    return "".join(out)
 
 
 @click.command()
-def match() -> None:
-    """Match a text, file or URL against the watchlists and say why."""
-    raise click.ClickException("not built yet")
+@click.option("--text", help="The article text to match.")
+@click.option(
+    "--file",
+    "path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A UTF-8 text file to match.",
+)
+@click.option("--url", help="A web page to fetch (http or https) and match.")
+@click.option("--title", default=None, help="The article's title (matched with more weight).")
+@click.option(
+    "--watchlist", "names", multiple=True, help="Only this watchlist (slug or name); repeatable."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of verdicts.")
+def match(
+    text: str | None,
+    path: Path | None,
+    url: str | None,
+    title: str | None,
+    names: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Match a text, file or URL against the watchlists and say why, for each watchlist."""
+    if sum(x is not None for x in (text, path, url)) != 1:
+        raise UserError("give exactly one of --text, --file or --url")
+    with user_errors():
+        if path is not None:
+            try:
+                text = path.read_text(encoding="utf-8")
+            except UnicodeDecodeError as exc:
+                raise UserError(f"{path} is not UTF-8 text") from exc
+        elif url is not None:
+            page_title, text = _fetch(url)
+            title = page_title if title is None else title
+        registry = WatchlistRegistry(load_settings().watchlists_dir)
+        for error in registry.reload():
+            click.echo(f"warning: skipped {error}", err=True)
+        wanted = {registry.get(name).slug for name in names}
+        results = [
+            r
+            for r in registry.matcher.explain(title or "", text or "")
+            if not wanted or r.watchlist in wanted
+        ]
+    if as_json:
+        echo_json([_json(r) for r in results])
+        return
+    if not results:
+        click.echo("No watchlists to match against.")
+        return
+    gazetteer = load_gazetteer()
+    for result in results:
+        verdict = "MATCHED" if result.matched else "no match"
+        score = f"  score {result.score:g}" if result.matched else ""
+        click.echo(f"{result.watchlist}: {verdict}{score}")
+        click.echo(f"  why: {result.rule}")
+        if result.terms:
+            click.echo(f"  terms: {', '.join(result.terms)}")
+        if result.countries:
+            names_ = ", ".join(f"{c} ({gazetteer.name(c)})" for c in result.countries)
+            click.echo(f"  countries: {names_}")
+        if result.excluded_by:
+            click.echo(f"  excluded by: {', '.join(result.excluded_by)}")
+        if result.snippet:
+            click.echo(f"  snippet: {_highlight(result)}")
+
+
+def _json(result: MatchResult) -> dict[str, object]:
+    return {
+        "watchlist": result.watchlist,
+        "matched": result.matched,
+        "score": result.score,
+        "rule": result.rule,
+        "terms": list(result.terms),
+        "countries": list(result.countries),
+        "snippet": result.snippet,
+        "highlights": [list(span) for span in result.highlights],
+        "excluded_by": list(result.excluded_by),
+        "term_hits": [
+            {"term": h.term, "surface": h.surface, "where": h.where, "start": h.start, "end": h.end}
+            for h in result.term_hits
+        ],
+        "country_hits": [
+            {"code": c.code, "surface": c.surface, "where": c.where, "start": c.start, "end": c.end}
+            for c in result.country_hits
+        ],
+    }
 
 
 @click.group()
 def countries() -> None:
     """Recognise countries in a text."""
+
+
+@countries.command("find")
+@click.argument("text")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+def find(text: str, as_json: bool) -> None:
+    """The countries recognised in TEXT, with the words that named them."""
+    hits = load_gazetteer().find(text)
+    grouped: dict[str, list[str]] = {}
+    names: dict[str, str] = {}
+    for hit in hits:
+        grouped.setdefault(hit.code, [])
+        if hit.surface not in grouped[hit.code]:
+            grouped[hit.code].append(hit.surface)
+        names[hit.code] = hit.name
+    if as_json:
+        echo_json([{"code": c, "name": names[c], "surfaces": s} for c, s in grouped.items()])
+        return
+    if not grouped:
+        click.echo("No countries found.")
+        return
+    for code, surfaces in grouped.items():
+        click.echo(f"{code}  {names[code]}: {', '.join(surfaces)}")
+
+
+@countries.command("show")
+@click.argument("country")
+def show(country: str) -> None:
+    """How many ways the gazetteer knows a country (code or name), with a sample of them."""
+    gazetteer = load_gazetteer()
+    with user_errors():
+        code = gazetteer.code_for(country)
+    forms = [f for f in gazetteer.forms if f.code == code]
+    click.echo(f"{code}  {gazetteer.name(code)}: {len(forms)} forms")
+    for form in forms:
+        flags = ", ".join(
+            name
+            for name, on in (
+                ("case-sensitive", form.case_sensitive),
+                ("needs a cue", form.needs_cue),
+                ("takes endings", form.suffixes),
+            )
+            if on
+        )
+        click.echo(f"  {form.form}" + (f"  ({flags})" if flags else ""))

@@ -1,10 +1,237 @@
-"""``news-monitor watchlist …`` (owned by the matching work)."""
+"""``news-monitor watchlist …``: list, show, check and edit the watchlist files.
+
+These commands read MONITOR_WATCHLISTS_DIR only; they do not open the database (checking a
+watchlist in CI should not create one).
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
+
+from monitor.cli._common import UserError, echo_json, load_settings, user_errors
+from monitor.matching.gazetteer import load_gazetteer
+from monitor.watchlists import (
+    Watchlist,
+    WatchlistError,
+    WatchlistRegistry,
+    add_countries,
+    add_keywords,
+    load_watchlist,
+    remove_countries,
+    remove_keywords,
+)
+
+
+def _directory() -> Path:
+    return load_settings().watchlists_dir
+
+
+def _registry() -> WatchlistRegistry:
+    directory = _directory()
+    if not directory.is_dir():
+        raise UserError(
+            f"no watchlists directory {directory}: create it or set MONITOR_WATCHLISTS_DIR"
+        )
+    registry = WatchlistRegistry(directory)
+    errors = registry.reload()
+    for error in errors:
+        click.echo(f"warning: skipped {error}", err=True)
+    return registry
+
+
+def _find(name: str) -> Watchlist:
+    with user_errors():
+        return _registry().get(name)
+
+
+def _summary(watchlist: Watchlist) -> dict[str, object]:
+    gazetteer = load_gazetteer()
+    return {
+        "slug": watchlist.slug,
+        "name": watchlist.name,
+        "description": watchlist.description,
+        "file": str(watchlist.path),
+        "recipients": list(watchlist.recipients),
+        "schedule": str(watchlist.schedule),
+        "timezone": watchlist.timezone,
+        "send_empty": watchlist.send_empty,
+        "rule": watchlist.rule_text,
+        "keywords": [term.text for term in watchlist.keywords],
+        "countries": [
+            {"code": code, "name": gazetteer.name(code)} for code in watchlist.country_order
+        ],
+        "exclude": [term.text for term in watchlist.exclude],
+    }
 
 
 @click.group()
 def watchlist() -> None:
     """List, show, check and edit the watchlists in MONITOR_WATCHLISTS_DIR."""
+
+
+@watchlist.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
+def list_(as_json: bool) -> None:
+    """List the watchlists: slug, name, size, schedule and recipients."""
+    with user_errors():
+        watchlists = _registry().watchlists
+    if as_json:
+        echo_json([_summary(w) for w in watchlists])
+        return
+    if not watchlists:
+        click.echo(f"No watchlists in {_directory()}.")
+        return
+    rows = [("SLUG", "NAME", "KEYWORDS", "COUNTRIES", "SCHEDULE", "RECIPIENTS")]
+    for w in watchlists:
+        rows.append(
+            (
+                w.slug,
+                w.name,
+                str(len(w.keywords)),
+                str(len(w.countries)),
+                f"{w.schedule} {w.timezone}",
+                str(len(w.recipients)),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+
+
+@watchlist.command("show")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def show(name: str, as_json: bool) -> None:
+    """Show one watchlist (by slug or name): its rule, keywords, countries and exclusions."""
+    summary = _summary(_find(name))
+    if as_json:
+        echo_json(summary)
+        return
+    click.echo(f"{summary['name']} ({summary['slug']})")
+    click.echo(f"  file:        {summary['file']}")
+    if summary["description"]:
+        click.echo(f"  description: {summary['description']}")
+    recipients = summary["recipients"]
+    assert isinstance(recipients, list)
+    click.echo(f"  recipients:  {', '.join(recipients) or 'none'}")
+    click.echo(f"  schedule:    {summary['schedule']} ({summary['timezone']})")
+    click.echo(f"  send empty:  {'yes' if summary['send_empty'] else 'no'}")
+    click.echo(f"  rule:        {summary['rule']}")
+    for key in ("keywords", "exclude"):
+        values = summary[key]
+        assert isinstance(values, list)
+        click.echo(f"  {key} ({len(values)}):")
+        for value in values:
+            click.echo(f"    {value}")
+    countries = summary["countries"]
+    assert isinstance(countries, list)
+    click.echo(f"  countries ({len(countries)}):")
+    for country in countries:
+        click.echo(f"    {country['code']}  {country['name']}")
+
+
+@watchlist.command("check")
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+def check(files: tuple[Path, ...]) -> None:
+    """Validate watchlist files (default: every file in MONITOR_WATCHLISTS_DIR).
+
+    Prints one line per file; exits with status 2 when any file has an error.
+    """
+    paths = list(files)
+    if not paths:
+        directory = _directory()
+        if not directory.is_dir():
+            raise UserError(
+                f"no watchlists directory {directory}: create it or set MONITOR_WATCHLISTS_DIR"
+            )
+        paths = sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml"))
+    bad = 0
+    for path in paths:
+        try:
+            w = load_watchlist(path)
+        except WatchlistError as exc:
+            bad += 1
+            click.echo(f"error {exc}")
+            continue
+        click.echo(
+            f"ok    {path}: {w.slug} ({len(w.keywords)} keywords, {len(w.countries)} countries)"
+        )
+    if bad:
+        raise UserError(f"{bad} of {len(paths)} watchlist files have errors")
+    click.echo(f"{len(paths)} watchlist files ok")
+
+
+@watchlist.command("add-keyword")
+@click.argument("name")
+@click.argument("terms", nargs=-1, required=True)
+def add_keyword(name: str, terms: tuple[str, ...]) -> None:
+    """Add keywords (terms or phrases; a trailing * makes a prefix) to a watchlist."""
+    before = _find(name)
+    with user_errors():
+        after = add_keywords(before.path, terms)
+    old = {t.text for t in before.keywords}
+    added = [t.text for t in after.keywords if t.text not in old]
+    _report("Added", "keyword", added, after, [t for t in terms if t not in added], "already there")
+
+
+@watchlist.command("remove-keyword")
+@click.argument("name")
+@click.argument("terms", nargs=-1, required=True)
+def remove_keyword(name: str, terms: tuple[str, ...]) -> None:
+    """Remove keywords from a watchlist (as written in the file)."""
+    before = _find(name)
+    with user_errors():
+        after = remove_keywords(before.path, terms)
+    _report("Removed", "keyword", list(dict.fromkeys(terms)), after, [], "")
+
+
+@watchlist.command("add-country")
+@click.argument("name")
+@click.argument("countries", nargs=-1, required=True)
+def add_country(name: str, countries: tuple[str, ...]) -> None:
+    """Add countries (ISO codes such as NP, or names such as Nepal) to a watchlist."""
+    before = _find(name)
+    with user_errors():
+        after = add_countries(before.path, countries)
+    gazetteer = load_gazetteer()
+    added = [c for c in after.country_order if c not in before.countries]
+    skipped = [c for c in before.country_order if c in {gazetteer.code_for(x) for x in countries}]
+    _report(
+        "Added",
+        "country",
+        [f"{c} ({gazetteer.name(c)})" for c in added],
+        after,
+        skipped,
+        "already there",
+    )
+
+
+@watchlist.command("remove-country")
+@click.argument("name")
+@click.argument("countries", nargs=-1, required=True)
+def remove_country(name: str, countries: tuple[str, ...]) -> None:
+    """Remove countries (codes or names) from a watchlist."""
+    before = _find(name)
+    with user_errors():
+        after = remove_countries(before.path, countries)
+    gazetteer = load_gazetteer()
+    removed = [c for c in before.country_order if c not in after.countries]
+    _report("Removed", "country", [f"{c} ({gazetteer.name(c)})" for c in removed], after, [], "")
+
+
+def _report(
+    verb: str, noun: str, items: list[str], watchlist: Watchlist, skipped: list[str], why: str
+) -> None:
+    plural = noun if len(items) == 1 else ("countries" if noun == "country" else noun + "s")
+    if items:
+        click.echo(
+            f"{verb} {len(items)} {plural} {'to' if verb == 'Added' else 'from'} "
+            f"{watchlist.slug}: {', '.join(items)}"
+        )
+    if skipped:
+        click.echo(f"Skipped ({why}): {', '.join(skipped)}")
+    click.echo(f"Saved {watchlist.path}")

@@ -148,6 +148,8 @@ class Gazetteer:
                 surface = normalized.original[start:end]
                 if form.case_sensitive and not same_capitals(surface, form.form):
                     continue
+                if kept and kept[-1][0].start == candidate.start and kept[-1][1].code == form.code:
+                    continue  # the same country twice at one place (two spellings, one key)
                 kept.append((candidate, form, surface))
         # a form that needs a cue counts when the country is corroborated, or nothing argues against it
         sure = {form.code for _, form, _ in kept if not form.needs_cue}

@@ -41,6 +41,7 @@ from monitor.matching.rules import (
     NoneOf,
     Rule,
     Term,
+    describe,
     rule_terms,
 )
 from monitor.matching.terms import TermSpec
@@ -242,7 +243,10 @@ class Matcher:
             ok = self._evaluate(watchlist.rule, compiled, scan, used)
             used_terms = sorted(used | set(keyword_ids), key=lambda i: hits[i][0].start)
         matched = ok and not excluded
-        rule = self._verdict_text(watchlist, matched, ok, keyword_ids, country_hits, excluded)
+        missing = "" if ok else self._missing(watchlist, compiled, scan)
+        rule = self._verdict_text(
+            watchlist, matched, ok, keyword_ids, country_hits, excluded, missing
+        )
 
         term_hits = sorted(
             (hit for i in used_terms for hit in hits[i]),
@@ -294,6 +298,17 @@ class Matcher:
         assert isinstance(rule, Near)
         return self._near(rule, scan, used)
 
+    def _missing(self, watchlist: Watchlist, compiled: _Compiled, scan: _Scan) -> str:
+        """Which part of a rule failed, in words: "no hit for any listed country"."""
+        rule = watchlist.rule
+        if rule is None:
+            return ""
+        parts = rule.children if isinstance(rule, AllOf) else (rule,)
+        failed = [
+            describe(part) for part in parts if not self._evaluate(part, compiled, scan, set())
+        ]
+        return "nothing for " + "; nothing for ".join(failed)
+
     def _near(self, rule: Near, scan: _Scan, used: set[int]) -> bool:
         first, second = self._index(rule.first), self._index(rule.second)
         if first not in scan.term_hits or second not in scan.term_hits:
@@ -321,6 +336,7 @@ class Matcher:
         keyword_ids: list[int],
         countries: list[CountryHit],
         excluded: list[str],
+        missing: str = "",
     ) -> str:
         found_terms = ", ".join(repr(self._terms[i].text) for i in keyword_ids)
         found_countries = ", ".join(dict.fromkeys(f"{c.name} ({c.code})" for c in countries))
@@ -329,9 +345,10 @@ class Matcher:
                 f"rule {watchlist.rule_text} held, but excluded by {', '.join(map(repr, excluded))}"
             )
         if watchlist.rule is not None:
-            verdict = "matched" if matched else "not matched"
-            detail = f"; keywords: {found_terms or 'none'}; countries: {found_countries or 'none'}"
-            return f"{verdict}: rule {watchlist.rule_text}{detail}"
+            found = f"keywords: {found_terms or 'none'}; countries: {found_countries or 'none'}"
+            if matched:
+                return f"matched: rule {watchlist.rule_text} held; {found}"
+            return f"not matched: {missing}; {found}"
         if matched:
             if watchlist.countries:
                 return f"matched: keyword {found_terms} and listed country {found_countries}"

@@ -48,6 +48,11 @@ _PLAIN_RANGES = (
 )
 
 
+_MARK_AFTER_SPACE = re.compile(
+    r"(?<= )[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]+"
+)
+
+
 def _is_latin(char: str) -> bool:
     return "LATIN" in unicodedata.name(char, "")
 
@@ -73,9 +78,13 @@ def _fold_char(char: str) -> str:
 @lru_cache(maxsize=4096)
 def _full_fold(char: str) -> str:
     """The general rule for one original character (not a combining mark, not dropped)."""
+    if char in _APOSTROPHES:
+        return " "  # before NFKC, which turns ´ into a space and a combining accent
     folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", char).casefold())
     folded = unicodedata.normalize("NFKC", folded.casefold())
-    return "".join(_fold_char(c) for c in folded)
+    out = "".join(_fold_char(c) for c in folded)
+    # spacing accents (¨ ˜ ΅) become a space and a combining mark: the mark goes too
+    return _MARK_AFTER_SPACE.sub(" ", out) if out.startswith(" ") else out
 
 
 def _fast_fold(char: str) -> str:
