@@ -4,9 +4,10 @@ monitor.exceptions.MonitorError
 └── AlertError
     ├── DeliveryError: one digest could not be handed to the mail server or folder
     │   ├── TemporaryDeliveryError: retried later with backoff (4xx, refused, timeout, disconnect)
-    │   │   └── TransportDownError: the server cannot be reached at all; the whole batch waits
+    │   │   └── TransportDownError: the server cannot be reached; the other due digests wait
     │   └── PermanentDeliveryError: refused for good (5xx for this recipient or message)
-    ├── DigestNotFound (also LookupError): ``outbox retry ID`` names no digest
+    ├── DigestNotFound (also LookupError, ValueError): ``outbox retry ID`` names no
+    │   pending or failed digest
     └── RecipientError (also ValueError): ``--to`` names no recipient of the watchlist
 """
 
@@ -35,8 +36,8 @@ class PermanentDeliveryError(DeliveryError):
     """Refused for good for this recipient or message: the digest is marked failed."""
 
 
-class DigestNotFound(AlertError, LookupError):
-    """No digest in the outbox has that id."""
+class DigestNotFound(AlertError, LookupError, ValueError):
+    """No digest in the outbox has that id, or it was already sent (bad input)."""
 
 
 class RecipientError(AlertError, ValueError):

@@ -51,7 +51,7 @@ def test_preview_writes_the_html(env: Settings, tmp_path: Path) -> None:
 
 def test_preview_of_an_unknown_watchlist(env: Settings, tmp_path: Path) -> None:
     result = run("digest", "preview", "nope", "--output", str(tmp_path / "x.html"))
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert result.output == (
         f"Error: no watchlist 'nope' in {env.watchlists_dir} (known: foreign-recruitment)\n"
     )
@@ -133,7 +133,7 @@ def test_failed_delivery_is_reported_listed_and_retried(
         nothing = run("outbox", "retry")
         assert (nothing.exit_code, nothing.output) == (0, "Nothing to retry.\n")
         sent_again = run("outbox", "retry", "2")
-        assert sent_again.exit_code == 1
+        assert sent_again.exit_code == 2
         assert re.fullmatch(
             r"Error: digest #2 was already sent at .*; nothing to retry\n", sent_again.output
         )
@@ -141,7 +141,7 @@ def test_failed_delivery_is_reported_listed_and_retried(
         server.stop()
     missing = run("outbox", "retry", "99")
     assert (missing.exit_code, missing.output) == (
-        1,
+        2,
         "Error: no digest #99 in the outbox; see news-monitor outbox list\n",
     )
 
