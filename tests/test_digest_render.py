@@ -18,6 +18,7 @@ from datetime import timedelta
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +30,9 @@ from alerts.message import build_message, new_message_id, to_bytes
 from alerts.model import DigestContent
 from alerts.render import render, subject_line
 from alerts.safety import clean_inline, safe_url
-from alerts.select import build_content, snippet_segments, undelivered_items
+from alerts.select import build_content, items_from_records, snippet_segments, undelivered_items
 from monitor.store.db import transaction
+from monitor.store.digests import MatchRecord
 from tests.test_alerts_support import (
     ALICE,
     NOW,
@@ -334,3 +336,62 @@ def _png_colours(data: bytes) -> set[bytes]:
             colours.update(bytes(line[i : i + 3]) for i in range(0, stride, channels * 5))
         previous = line
     return colours
+
+
+_ALLOWED_TAGS = {"html", "head", "meta", "title", "body", "table", "tbody", "tr", "td", "div"}
+_ALLOWED_TAGS |= {"span", "a", "bdi", "br", "b", "code"}
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: set[str] = set()
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.add(tag)
+        self.hrefs += [value or "" for name, value in attrs if name == "href"]
+
+
+_PIECES = [
+    *"<>&\"'/=:; \r\n\t\x00\x0b\u202e\u2066\u200fabcXYZ",
+    "<script>",
+    "javascript:",
+    "\u05d0",
+]
+_hostile = st.lists(st.sampled_from(_PIECES), max_size=30).map("".join)
+
+
+@settings(max_examples=60, deadline=None)
+@given(title=_hostile, source=_hostile, snippet=_hostile, url=_hostile)
+def test_any_feed_strings_render_harmlessly(
+    title: str, source: str, snippet: str, url: str
+) -> None:
+    record = MatchRecord(
+        match_id=1,
+        article_id=1,
+        story_id=None,
+        watchlist=SLUG,
+        title=title,
+        url=url,
+        canonical_url=None,
+        source=source,
+        published_at=NOW,
+        terms=("recruit*",),
+        countries=("NP",),
+        snippet=snippet,
+        highlights=((0, 3),),
+        score=1.0,
+        created_at=NOW,
+    )
+    items = items_from_records([record], {})
+    rendered = render(build_content(make_watchlist(), ALICE, items, NOW), mail_from="m@x.example")
+    parser = _Tags()
+    parser.feed(rendered.html)
+    assert parser.tags <= _ALLOWED_TAGS
+    assert all(h.startswith(("http://", "https://", "mailto:")) for h in parser.hrefs)
+    assert "\r" not in rendered.subject and "\n" not in rendered.subject
+    for line in rendered.text.splitlines():
+        assert not any(ch in line for ch in "\x00\x0b\u202e\u2066")
+    item_lines = [line for line in rendered.text.splitlines() if line.startswith("1. ")]
+    assert len(item_lines) == 1  # a title never spills onto further lines
