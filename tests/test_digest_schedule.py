@@ -265,3 +265,16 @@ def test_two_schedulers_build_each_digest_once(make_settings: Any, database_url:
     assert len(_emails(first.settings.outbox_dir)) == len(recipients)
     first.close()
     second.close()
+
+
+def test_a_recipient_whose_case_changes_gets_nothing_twice(
+    make_settings: Any, sqlite_url: str
+) -> None:
+    app = _app(make_settings, sqlite_url, recipients=["Alice@Example.org"])
+    now = datetime(2026, 6, 1, 6, 0, tzinfo=UTC)
+    _match(app, "Recruiters target Uzbek students", now - timedelta(hours=1))
+    assert len(queue_digests(app, now=now)) == 1
+    app.close()
+    app = _app(make_settings, sqlite_url, recipients=["alice@example.org"])
+    assert queue_digests(app, now=now + timedelta(hours=1)) == []
+    app.close()

@@ -122,8 +122,13 @@ def _match_query() -> Any:
 
 
 def undelivered_matches(session: Session, watchlist: str, recipient: str) -> list[MatchRecord]:
-    """The watchlist's matches (duplicates excluded) with no delivery row for ``recipient``."""
-    delivered = exists().where(Delivery.match_id == Match.id, Delivery.recipient == recipient)
+    """The watchlist's matches (duplicates excluded) with no delivery row for ``recipient``.
+
+    Delivery rows key recipients in lower case, so ``Alice@x`` and ``alice@x`` are one reader.
+    """
+    delivered = exists().where(
+        Delivery.match_id == Match.id, Delivery.recipient == recipient.strip().lower()
+    )
     query = _match_query().where(Match.watchlist == watchlist, ~delivered)
     return _records(session.execute(query).all())
 
@@ -210,7 +215,12 @@ def add_digest(
     session.add(digest)
     session.flush()
     session.add_all(
-        Delivery(match_id=match_id, recipient=recipient, digest_id=digest.id, created_at=now)
+        Delivery(
+            match_id=match_id,
+            recipient=recipient.strip().lower(),
+            digest_id=digest.id,
+            created_at=now,
+        )
         for match_id in match_ids
     )
     session.flush()
