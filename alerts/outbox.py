@@ -18,7 +18,9 @@ Exactly once, and what "once" allows:
    later digests, so a dead address does not get a new failing digest every run.
 4. The crash window: if the process dies after the server accepted a digest and
    before ``sent`` is committed, the lease expires and the digest is sent again,
-   with the same Message-ID (mail clients and archives fold such duplicates).
+   with the same Message-ID (mail clients and archives fold such duplicates). A timeout
+   or dropped connection after the final dot of DATA, before the server's answer, is the
+   same window: the server may have kept the message, and the retry repeats it.
 """
 
 from __future__ import annotations
