@@ -46,17 +46,21 @@ def test_examples(text: str, expected: str) -> None:
     assert normalize(text) == expected
 
 
-def test_every_plain_character_takes_the_same_road_on_both_paths() -> None:
-    """The fast path (str.lower + tables) agrees with the general per-character rule."""
+def test_every_plain_character_takes_the_same_road_on_every_path() -> None:
+    """The fast roads (code-page bytes, str.lower + tables) agree with the general rule."""
     for start, end in module._PLAIN_RANGES:
         for code in range(start, end + 1):
             char = chr(code)
-            if module._UNSAFE.search(char):
-                continue  # goes the general way anyway
-            text = f"a{char}b {char.upper()}c"
-            if module._UNSAFE.search(text):
-                continue  # its capital is not plain (ǰ → J̌): the general path takes it
-            assert module._fast(text).text == module._general(text).text, hex(code)
+            for text in (f"a{char}b {char.upper()}c", f"{char}ж {char}"):
+                assert normalize_text(text).text == module._general(text).text, hex(code)
+                if not module._UNSAFE.search(text):
+                    assert module._fast(text).text == module._general(text).text, hex(code)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=80))
+def test_the_fast_roads_agree_with_the_general_one(text: str) -> None:
+    assert normalize_text(text).text == module._general(text).text
 
 
 def _words_back(text: str) -> list[str]:

@@ -126,7 +126,7 @@ class Gazetteer:
         for index in cues_found:
             cue = self.cues[index]
             (positive if cue.positive else negative).add(cue.code)
-        kept: list[tuple[Candidate, CountryForm, str]] = []
+        kept: list[tuple[Candidate, CountryForm, str, int, int]] = []
         for where in ("title", "body"):
             here = sorted(
                 (c for c in candidates if c.where == where), key=lambda c: (c.start, -c.end)
@@ -150,18 +150,17 @@ class Gazetteer:
                     continue
                 if kept and kept[-1][0].start == candidate.start and kept[-1][1].code == form.code:
                     continue  # the same country twice at one place (two spellings, one key)
-                kept.append((candidate, form, surface))
+                kept.append((candidate, form, surface, start, end))
         # a form that needs a cue counts when the country is corroborated, or nothing argues against it
-        sure = {form.code for _, form, _ in kept if not form.needs_cue}
+        sure = {k[1].code for k in kept if not k[1].needs_cue}
         hits: list[CountryHit] = []
-        for candidate, form, surface in kept:
+        for candidate, form, surface, start, end in kept:
             if form.needs_cue and form.code not in sure and form.code not in positive:
                 if form.code in negative:
                     continue
                 normalized = texts[candidate.where]
                 if _followed_by_capitalised(normalized, candidate.end):
                     continue  # "Chad Le Clos", "Jordan Smith": a person
-            start, end = texts[candidate.where].to_original(candidate.start, candidate.end)
             hits.append(
                 CountryHit(form.code, self.name(form.code), surface, candidate.where, start, end)
             )

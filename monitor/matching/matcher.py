@@ -51,14 +51,37 @@ __all__ = ["SNIPPET_LENGTH", "Matcher"]
 
 SNIPPET_LENGTH = 280
 _TERM = 2  # the gazetteer's entries use other kinds (FORM, CUE, FORM_SUFFIXED)
-_SENTENCE_END = re.compile(r"(?<=[.!?…。])[\"'”»)\]]*\s+|\n\s*\n|\n(?=\s*[A-ZА-ЯЁ•\-–—*])")
+#: a sentence ends after . ! ? … (and closing quotes) and a space, or at a line break
+_SENTENCE_MARK = re.compile(r"[.!?…。\n]")
+_CLOSING = "\"'”»)]"
+
+
+def _sentence_starts(text: str) -> list[int]:
+    """Offsets where sentences start (a plain character class is scanned fastest)."""
+    starts = [0]
+    size = len(text)
+    for mark in _SENTENCE_MARK.finditer(text):
+        position = mark.end()
+        while position < size and text[position] in _CLOSING:
+            position += 1
+        if position < size and text[position].isspace():
+            while position < size and text[position].isspace():
+                position += 1
+            if position > starts[-1]:
+                starts.append(position)
+        elif mark.group() == "\n" and position > starts[-1]:
+            starts.append(position)
+    return starts
+
+
+_WHITESPACE = re.compile(r"\s")
 
 
 @dataclass(frozen=True)
 class _Compiled:
     watchlist: Watchlist
-    keywords: tuple[int, ...]  # term ids
-    exclude: tuple[int, ...]
+    keywords: frozenset[int]  # term ids
+    exclude: frozenset[int]
     terms: frozenset[int]  # every term id this watchlist uses
 
 
@@ -76,8 +99,7 @@ class _Scan:
             self._sentences = {}
         starts = self._sentences.get(where)
         if starts is None:
-            original = self.texts[where].original
-            starts = [0] + [m.end() for m in _SENTENCE_END.finditer(original)]
+            starts = _sentence_starts(self.texts[where].original)
             self._sentences[where] = starts
         return where, bisect_right(starts, offset) - 1
 
@@ -130,8 +152,8 @@ class Matcher:
 
         compiled: list[_Compiled] = []
         for watchlist in sorted(watchlists, key=lambda w: w.slug):
-            keywords = tuple(term_id(t) for t in watchlist.keywords)
-            exclude = tuple(term_id(t) for t in watchlist.exclude)
+            keywords = frozenset(term_id(t) for t in watchlist.keywords)
+            exclude = frozenset(term_id(t) for t in watchlist.exclude)
             extra = [term_id(t) for t in rule_terms(watchlist.rule)] if watchlist.rule else []
             compiled.append(
                 _Compiled(watchlist, keywords, exclude, frozenset((*keywords, *exclude, *extra)))
@@ -231,9 +253,12 @@ class Matcher:
         watchlist = compiled.watchlist
         listed = watchlist.countries
         hits = scan.term_hits
-        keyword_ids = [i for i in compiled.keywords if i in hits]
-        excluded = [self._terms[i].text for i in compiled.exclude if i in hits]
-        country_hits = [c for c in scan.countries if not listed or c.code in listed]
+        # iterate over the hits (few), not the watchlist's terms (maybe thousands)
+        keyword_ids = [i for i in hits if i in compiled.keywords]
+        excluded = [self._terms[i].text for i in hits if i in compiled.exclude]
+        country_hits = (
+            [c for c in scan.countries if c.code in listed] if listed else list(scan.countries)
+        )
 
         if watchlist.rule is None:
             ok = bool(keyword_ids) and (not listed or bool(country_hits))
@@ -279,7 +304,7 @@ class Matcher:
                 return True
             return False
         if isinstance(rule, Keywords):
-            found = [i for i in compiled.keywords if i in hits]
+            found = [i for i in hits if i in compiled.keywords]
             used.update(found)
             return bool(found)
         if isinstance(rule, Countries):
@@ -418,7 +443,7 @@ def _snippet(
             space = original.rfind(" ", start, end)
             end = space if space > start else end
     raw = original[start:end]
-    text = re.sub(r"\s", " ", raw)  # one character for one: offsets stay valid
+    text = _WHITESPACE.sub(" ", raw)  # one character for one: offsets stay valid
     lead = len(text) - len(text.lstrip())
     text = text.strip()
     prefix = "…" if start > 0 and scan.sentence_span(where, index)[0] < start else ""

@@ -126,7 +126,9 @@ def _build_unsafe() -> re.Pattern[str]:
 
 _UNSAFE = _build_unsafe()
 _NON_WORD_CHAR = re.compile(r"[^\w\s]|_")
-_LONG_RUN = re.compile(r"\s+")
+#: the whitespace runs that shift offsets: two or more characters, or any run at either end
+_LONG_RUN = re.compile(r"\s\s+")
+_LONG_SPACES = re.compile(rb"  +")
 #: non-ASCII punctuation common in news, replaced with ``str.replace`` (much faster than a regex)
 _COMMON_PUNCTUATION = "’‘“”«»„—–…‐‑‒―•·№"
 _ASCII_BYTES = bytes(
@@ -145,19 +147,37 @@ class Normalized:
 
     original: str
     text: str
-    folded: str | None = None
+    folded_bytes: bytes | None = None  # the fast path's folded text, in ``codec``
+    codec: str = ""
     starts: tuple[int, ...] | None = None
+    folded_text: str | None = None
+
+    @cached_property
+    def folded(self) -> str:
+        """The original folded one character for one character (fast path only)."""
+        if self.folded_text is not None:
+            return self.folded_text
+        assert self.folded_bytes is not None
+        return self.folded_bytes.decode(self.codec)
 
     @cached_property
     def _breakpoints(self) -> tuple[list[int], list[int]]:
         """At normalised offset ``points[k]`` and after, original = normalised + ``shifts[k]``."""
-        assert self.folded is not None
         points: list[int] = []
         shifts: list[int] = []
         removed = 0
-        end = len(self.folded)
-        for run in _LONG_RUN.finditer(self.folded):
-            a, b = run.span()
+        folded: str | bytes = self.folded_bytes if self.folded_bytes is not None else self.folded
+        end = len(folded)
+        lead = end - len(folded.lstrip())
+        runs = [(0, lead)] if lead else []
+        if isinstance(folded, bytes):  # only spaces are left in the code-page road's bytes
+            runs += [m.span() for m in _LONG_SPACES.finditer(folded, lead)]
+        else:
+            runs += [m.span() for m in _LONG_RUN.finditer(folded, lead)]
+        tail = len(folded.rstrip())
+        if tail < end and (not runs or runs[-1][1] != end):
+            runs.append((tail, end))
+        for a, b in runs:
             kept = 0 if a == 0 or b == end else 1
             if b - a == kept:
                 continue
@@ -166,21 +186,24 @@ class Normalized:
             shifts.append(removed)
         return points, shifts
 
-    def _orig(self, index: int) -> int:
-        if self.starts is not None:
-            return self.starts[index]
-        points, shifts = self._breakpoints
-        k = bisect_right(points, index) - 1
-        return index + (shifts[k] if k >= 0 else 0)
-
     def to_original(self, start: int, end: int) -> tuple[int, int]:
         """The span of the original text that ``text[start:end]`` came from (``end > start``)."""
         if not self.text:
             return 0, 0
-        start = min(max(start, 0), len(self.text) - 1)
-        last = min(max(end - 1, start), len(self.text) - 1)
-        ostart = self._orig(start)
-        olast = self._orig(last)
+        size = len(self.text)
+        start = min(max(start, 0), size - 1)
+        last = min(max(end - 1, start), size - 1)
+        if self.starts is None:
+            points, shifts = self._breakpoints
+            k = bisect_right(points, start) - 1
+            ostart = start + (shifts[k] if k >= 0 else 0)
+            k = bisect_right(points, last, max(k, 0)) - 1
+            olast = last + (shifts[k] if k >= 0 else 0)
+            if self.folded_bytes is not None:
+                return ostart, olast + 1  # the code-page road drops and merges nothing
+        else:
+            ostart = self.starts[start]
+            olast = self.starts[last]
         # the original may spell one normalised character with several (ligatures, marks)
         oend = olast + 1
         while oend < len(self.original) and (
@@ -197,25 +220,65 @@ def normalize(text: str) -> str:
 
 def normalize_text(text: str) -> Normalized:
     """Normalise ``text`` and keep what is needed to map offsets back to it."""
+    for codec, table, unsafe in _BYTE_TABLES:
+        # Western European and Cyrillic texts: fold as bytes, at C speed, byte for character
+        try:
+            raw = text.encode(codec)
+        except UnicodeEncodeError:
+            continue
+        if unsafe.search(raw) is not None:
+            break
+        folded = raw.translate(table)
+        collapsed = folded.strip(b" ")
+        while b"  " in collapsed:
+            collapsed = collapsed.replace(b"  ", b" ")
+        return Normalized(text, collapsed.decode(codec), folded, codec)
     if _UNSAFE.search(text) is None:
         return _fast(text)
     return _general(text)
 
 
 def _fast(text: str) -> Normalized:
-    # every step maps one character to one character, so ``folded`` lines up with ``text``
-    folded = text.lower()
-    if _NEEDS_TABLE.search(folded) is not None:
-        folded = _NEEDS_TABLE.sub(_table_char, folded)
-    if not folded.isascii():
-        for char in _COMMON_PUNCTUATION:
-            if char in folded:
-                folded = folded.replace(char, " ")
-    if folded.isascii():
-        folded = folded.encode("ascii").translate(_ASCII_BYTES).decode("ascii")
-    else:
-        folded = _NON_WORD_CHAR.sub(" ", folded)
-    return Normalized(text, " ".join(folded.split()), folded=folded)
+    # every step maps one character to one character, so the folded text lines up with ``text``
+    lowered = text.lower()
+    if _NEEDS_TABLE.search(lowered) is not None:
+        lowered = _NEEDS_TABLE.sub(_table_char, lowered)
+    for char in _COMMON_PUNCTUATION:
+        if char in lowered:
+            lowered = lowered.replace(char, " ")
+    lowered = _NON_WORD_CHAR.sub(" ", lowered)
+    return Normalized(text, " ".join(lowered.split()), folded_text=lowered)
+
+
+def _byte_table(codec: str) -> tuple[str, bytes, re.Pattern[bytes]]:
+    """For a single-byte code page: each byte to the byte of its folded character.
+
+    Also a pattern of the bytes this road cannot take: characters the general path must handle
+    (soft hyphen, ß, ª) and those whose fold is outside the code page (µ → μ).
+    """
+    out = bytearray(range(256))
+    unsafe: list[int] = []
+    for byte in range(256):
+        try:
+            char = bytes([byte]).decode(codec)
+        except UnicodeDecodeError:
+            continue  # never produced by encoding a str
+        if _UNSAFE.search(char):
+            unsafe.append(byte)
+            continue
+        folded = _fast_fold(char)
+        if folded.isspace():
+            folded = " "  # every whitespace character becomes a plain space
+        try:
+            out[byte] = folded.encode(codec)[0]
+        except UnicodeEncodeError:
+            unsafe.append(byte)
+    pattern = re.compile(b"[" + b"".join(re.escape(bytes([b])) for b in unsafe) + b"]")
+    return codec, bytes(out), pattern
+
+
+#: the code pages tried, in order, before the general character-by-character roads
+_BYTE_TABLES = tuple(_byte_table(codec) for codec in ("cp1252", "cp1251"))
 
 
 def _table_char(match: re.Match[str]) -> str:
