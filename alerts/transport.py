@@ -139,13 +139,17 @@ class SMTPTransport:
         timeout = settings.smtp_timeout_seconds
         smtp: smtplib.SMTP | None = None
         try:
+            # Connecting in the constructor lets smtplib remember the host name that
+            # STARTTLS checks the certificate against.
             if settings.smtp_security == "ssl":
-                smtp = _SMTPSSL(timeout=timeout, context=ssl.create_default_context())
+                smtp = _SMTPSSL(
+                    self.host,
+                    settings.smtp_port,
+                    timeout=timeout,
+                    context=ssl.create_default_context(),
+                )
             else:
-                smtp = smtplib.SMTP(timeout=timeout)
-            code, text = smtp.connect(self.host, settings.smtp_port)
-            if code != 220:
-                raise smtplib.SMTPConnectError(code, text)
+                smtp = smtplib.SMTP(self.host, settings.smtp_port, timeout=timeout)
             smtp.ehlo_or_helo_if_needed()
             if settings.smtp_security == "starttls":
                 smtp.starttls(context=ssl.create_default_context())
@@ -161,7 +165,7 @@ class SMTPTransport:
                 f"SMTP server {self.where} refused the login of MONITOR_SMTP_USERNAME: "
                 f"{_reply(exc.smtp_code, exc.smtp_error)}"
             ) from exc
-        except (smtplib.SMTPException, OSError) as exc:
+        except (smtplib.SMTPException, OSError, ValueError) as exc:
             _close_quietly(smtp)
             raise TransportDownError(
                 f"cannot reach SMTP server {self.where}: {_describe(exc)}"
