@@ -95,6 +95,7 @@ _INVISIBLE = st.sampled_from(["", "\u00ad", "\u200b", "\u200c", "\u200d", "\u206
 @example("и\u0306\u0306")
 @example("\u0301a")
 @example("ǅ")
+@example("ำ")
 def test_normalisation_is_idempotent(text: str) -> None:
     once = normalize(text)
     assert normalize(once) == once

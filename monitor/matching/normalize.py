@@ -295,6 +295,9 @@ def _general(text: str) -> Normalized:
             _attach_mark(out, starts, char, index)
             continue
         for piece in _full_fold(char):
+            if unicodedata.category(piece).startswith("M"):
+                _attach_mark(out, starts, piece, index)  # NFKC may produce marks (ำ → ํา)
+                continue
             out.append(piece)
             starts.append(index)
     # collapse runs of spaces, strip the ends
