@@ -23,6 +23,7 @@ import functools
 import hashlib
 import re
 import unicodedata
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -207,16 +208,24 @@ def entry_identity(guid: str | None, link: str | None, title: str, published: st
     return "sha256:" + digest
 
 
+_COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+
+
 def normalised_words(text: str) -> list[str]:
     """Case-folded words without accents: the basis of hashes and shingles."""
-    folded = unicodedata.normalize("NFKD", text.casefold())
-    folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
+    folded = text.casefold()
+    if not folded.isascii():
+        folded = _COMBINING.sub("", unicodedata.normalize("NFKD", folded))
     return _WORDS.findall(folded)
 
 
 def content_hash(title: str, text: str) -> str:
     """SHA-256 of the words of title and text: equal for the same content reformatted."""
-    words = [*normalised_words(title), "\x00", *normalised_words(text)]
+    return words_hash(normalised_words(title), normalised_words(text))
+
+
+def words_hash(title_words: Sequence[str], text_words: Sequence[str]) -> str:
+    words = [*title_words, "\x00", *text_words]
     return hashlib.sha256(" ".join(words).encode()).hexdigest()
 
 
@@ -268,7 +277,7 @@ BAND_ROWS = 4
 BANDS = NUM_PERM // BAND_ROWS
 NEAR_DUPLICATE_THRESHOLD = 0.5
 MIN_SHINGLE_WORDS = 12  # shorter texts get no near-duplicate keys (too little to compare)
-_TEMPLATE = MinHash(num_perm=NUM_PERM, seed=1)
+_TEMPLATE = MinHash(num_perm=NUM_PERM, seed=1, hashfunc=zlib.crc32)
 
 
 @dataclass(frozen=True)
@@ -288,10 +297,18 @@ def _shingles(words: Sequence[str]) -> list[bytes]:
 
 def signature(title: str, text: str) -> Signature | None:
     """The near-duplicate signature of an article, or None when its text is too short."""
-    words = normalised_words(title) + normalised_words(text)
+    return words_signature([*normalised_words(title), *normalised_words(text)])
+
+
+def words_signature(words: Sequence[str]) -> Signature | None:
     if len(words) < MIN_SHINGLE_WORDS:
         return None
-    minhash = MinHash(num_perm=NUM_PERM, permutations=_TEMPLATE.permutations, scheme="affine32")
+    minhash = MinHash(
+        num_perm=NUM_PERM,
+        permutations=_TEMPLATE.permutations,
+        scheme="affine32",
+        hashfunc=zlib.crc32,
+    )
     minhash.update_batch(_shingles(words))
     values = minhash.hashvalues.astype("<u4").tobytes()
     return Signature(values, band_keys(values))

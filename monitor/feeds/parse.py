@@ -28,14 +28,16 @@ import feedparser
 from monitor.articles import (
     Signature,
     canonical_url,
-    content_hash,
     detect_language,
     entry_identity,
     html_to_text,
-    signature,
+    normalised_words,
+    words_hash,
+    words_signature,
 )
 from monitor.feeds.discovery import find_feed_links, looks_like_html
 from monitor.feeds.exceptions import ParseError
+from monitor.feeds.fastparse import RawEntry, parse_simple
 
 MAX_FUTURE = timedelta(days=1)
 _ENTITY_DECL = re.compile(rb"<!DOCTYPE[^>\[]*\[[^\]]*<!ENTITY", re.IGNORECASE | re.DOTALL)
@@ -74,7 +76,12 @@ class ParsedFeed:
 
 
 def parse_feed(
-    body: bytes, headers: Mapping[str, str], url: str, *, now: datetime | None = None
+    body: bytes,
+    headers: Mapping[str, str],
+    url: str,
+    *,
+    now: datetime | None = None,
+    fast: bool = True,
 ) -> ParsedFeed:
     """Parse a feed body; raise ``ParseError`` (kind empty, not_a_feed, hostile_xml, parse_error)."""
     now = now or datetime.now(UTC)
@@ -93,6 +100,17 @@ def parse_feed(
     if looks_like_html(stripped, content_type):
         raise _not_a_feed(body, url)
     xml, warning = _as_utf8(body, content_type, url)
+    simple = parse_simple(xml, url) if fast else None
+    if simple is not None:
+        return ParsedFeed(
+            format=simple.format,
+            title=html_to_text(simple.title) or None,
+            site_url=simple.site_url,
+            language=simple.language,
+            ttl_minutes=_int(simple.ttl),
+            entries=tuple(_unique(tuple(_entry(e, simple.language, now) for e in simple.entries))),
+            warning=warning,
+        )
     parsed = feedparser.parse(
         xml,
         response_headers={
@@ -117,7 +135,7 @@ def parse_feed(
         warning = f"{warning}; {problem}" if warning else problem
     feed = parsed.feed
     language = feed.get("language") or None
-    entries = tuple(_entry(item, url, language, now) for item in parsed.entries)
+    entries = tuple(_entry(_raw(item, url), language, now) for item in parsed.entries)
     return ParsedFeed(
         format=str(parsed.version),
         title=html_to_text(feed.get("title", "")) or None,
@@ -216,25 +234,35 @@ def _date(parsed: Any, now: datetime) -> datetime | None:
     return None if when > now + MAX_FUTURE else when
 
 
-def _entry(item: Any, feed_url: str, feed_language: str | None, now: datetime) -> Entry:
-    title = html_to_text(item.get("title", ""))
+def _raw(item: Any, feed_url: str) -> RawEntry:
+    """feedparser's entry as the same raw fields the fast path gives."""
     contents = [c.get("value", "") for c in item.get("content", []) or []]
     summary = item.get("summary", "") or ""
-    body = max([*contents, summary], key=len)
-    text = html_to_text(body) if body else ""
-    link = urljoin(feed_url, item["link"]) if item.get("link") else None
-    published = _date(item.get("published_parsed") or item.get("updated_parsed"), now)
     detail = item.get("title_detail") or {}
-    language = detect_language(f"{title}. {text}", detail.get("language") or feed_language)
-    return build_entry(
+    return RawEntry(
         guid=item.get("id") or None,
-        link=link,
+        link=urljoin(feed_url, item["link"]) if item.get("link") else None,
+        title=item.get("title", ""),
+        body=max([*contents, summary], key=len),
+        author=item.get("author") or None,
+        language=detail.get("language") or None,
+        date=item.get("published_parsed") or item.get("updated_parsed"),
+        raw_date=item.get("published") or item.get("updated"),
+    )
+
+
+def _entry(raw: RawEntry, feed_language: str | None, now: datetime) -> Entry:
+    title = html_to_text(raw.title)
+    text = html_to_text(raw.body) if raw.body else ""
+    return build_entry(
+        guid=raw.guid,
+        link=raw.link,
         title=title,
         text=text,
-        author=item.get("author") or None,
-        language=language,
-        published_at=published,
-        raw_date=item.get("published") or item.get("updated"),
+        author=raw.author,
+        language=detect_language(f"{title}. {text}", raw.language or feed_language),
+        published_at=_date(raw.date, now),
+        raw_date=raw.raw_date,
     )
 
 
@@ -251,6 +279,8 @@ def build_entry(
 ) -> Entry:
     """An ``Entry`` with its identity, canonical URL, hash and signature computed."""
     url = link.strip() if link else None
+    title_words = normalised_words(title)
+    text_words = normalised_words(text)
     return Entry(
         entry_id=entry_identity(guid, url, title, raw_date),
         url=url,
@@ -260,8 +290,8 @@ def build_entry(
         author=author[:500] if author else None,
         language=language,
         published_at=published_at,
-        content_hash=content_hash(title, text),
-        signature=signature(title, text),
+        content_hash=words_hash(title_words, text_words),
+        signature=words_signature([*title_words, *text_words]),
     )
 
 

@@ -17,9 +17,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import Table, and_, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from monitor.feeds.exceptions import FeedExists, FeedNotFound
@@ -235,11 +235,11 @@ def claim_due_feeds(
 
 def update_feed(session: Session, feed_id: int, values: Mapping[str, Any]) -> None:
     """Write the poll's outcome on the feed and release its lease."""
-    session.execute(
-        update(Feed)
-        .where(Feed.id == feed_id)
+    table = cast(Table, Feed.__table__)
+    session.connection().execute(
+        update(table)
+        .where(table.c.id == feed_id)
         .values(**values, lease_owner=None, lease_until=None)
-        .execution_options(synchronize_session=False)
     )
 
 
@@ -252,25 +252,22 @@ def known_entries(
     """Which of these entry ids, and which of these content hashes, the feed already has."""
     ids: set[str] = set()
     seen_hashes: set[str] = set()
-    for chunk in _chunks(list(entry_ids), 500):
-        ids.update(
-            session.scalars(
-                select(Article.entry_id).where(
-                    Article.feed_id == feed_id, Article.entry_id.in_(chunk)
-                )
+    wanted_ids = list(entry_ids)
+    wanted_hashes = list(hashes)
+    for start in range(0, max(len(wanted_ids), len(wanted_hashes)), 400):
+        id_chunk = wanted_ids[start : start + 400]
+        hash_chunk = wanted_hashes[start : start + 400]
+        rows = session.execute(
+            select(Article.entry_id, Article.content_hash).where(
+                Article.feed_id == feed_id,
+                or_(Article.entry_id.in_(id_chunk), Article.content_hash.in_(hash_chunk)),
             )
         )
-    for chunk in _chunks(list(hashes), 500):
-        seen_hashes.update(
-            h
-            for h in session.scalars(
-                select(Article.content_hash).where(
-                    Article.feed_id == feed_id, Article.content_hash.in_(chunk)
-                )
-            )
-            if h
-        )
-    return ids, seen_hashes
+        for entry_id, content_hash in rows:
+            ids.add(entry_id)
+            if content_hash:
+                seen_hashes.add(content_hash)
+    return ids & set(wanted_ids), seen_hashes & set(wanted_hashes)
 
 
 def stories_by_url(session: Session, urls: Iterable[str]) -> dict[str, int]:
@@ -313,8 +310,9 @@ def new_stories(session: Session, fingerprints: Sequence[str | None], now: datet
     """Insert one story per fingerprint; their ids in the same order."""
     if not fingerprints:
         return []
-    rows = session.execute(
-        insert(Story).returning(Story.id, sort_by_parameter_order=True),
+    table = cast(Table, Story.__table__)
+    rows = session.connection().execute(
+        insert(table).returning(table.c.id, sort_by_parameter_order=True),
         [{"fingerprint": f, "created_at": now} for f in fingerprints],
     )
     return [row[0] for row in rows]
@@ -324,16 +322,18 @@ def insert_articles(session: Session, rows: Sequence[dict[str, Any]]) -> list[in
     """Insert articles; their ids in the same order."""
     if not rows:
         return []
-    result = session.execute(
-        insert(Article).returning(Article.id, sort_by_parameter_order=True), list(rows)
+    table = cast(Table, Article.__table__)
+    result = session.connection().execute(
+        insert(table).returning(table.c.id, sort_by_parameter_order=True), list(rows)
     )
     return [row[0] for row in result]
 
 
 def insert_story_keys(session: Session, rows: Sequence[tuple[int, str]]) -> None:
     if rows:
-        session.execute(
-            insert(StoryKey), [{"article_id": article, "key": key} for article, key in rows]
+        session.connection().execute(
+            insert(cast(Table, StoryKey.__table__)),
+            [{"article_id": article, "key": key} for article, key in rows],
         )
 
 
@@ -354,7 +354,7 @@ def matched_stories(session: Session, story_ids: Iterable[int]) -> set[tuple[int
 
 def insert_matches(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
-        session.execute(insert(Match), list(rows))
+        session.connection().execute(insert(cast(Table, Match.__table__)), list(rows))
 
 
 def article_stats(session: Session, feed_id: int) -> int:

@@ -1,0 +1,246 @@
+"""Poll benchmark: 2,000 loopback feeds, two full cycles, against lemon24's ``reader``.
+
+    python -m benchmarks.poll [--feeds 2000] [--entries 20] [--concurrency 20] [--reader-workers 1]
+
+A separate process serves the feeds (HTTP/1.1 keep-alive, ETag, about 17 KB of RSS
+with 20 entries each). Cycle 1: every feed is new. Cycle 2: half the feeds changed
+(two new entries), the other half answer 304 Not Modified. Each side runs in its
+own fresh process on its own SQLite file, so peak RSS is its own:
+
+- news-monitor: ``poll_due_feeds(app, all_feeds=True)`` with the repository's
+  watchlists (so matching and story grouping are included in the time);
+- reader: ``update_feeds(workers=N, scheduled=False)`` (it does not match).
+
+Prints the wall time of each cycle, the peak RSS (main process; parse workers
+separately), and the ratios. ``pip install -e '.[bench]'`` installs ``reader``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing as mp
+import random
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from email.utils import format_datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+WORDS = (
+    "government minister report city region official market prices energy water school "
+    "hospital harvest bridge railway weather storm river mountain festival museum theatre "
+    "football league season coach players company bank loan budget tax reform parliament vote "
+    "union factory export import trade agreement talks summit delegation visit statement press "
+    "interview survey study university students teachers doctors nurses patients clinic vaccine "
+    "library airport highway traffic housing rent tourism hotel restaurant music film award"
+).split()
+TOPICAL = (
+    "Relatives say recruiters in Moscow offered Nepali and Uzbek migrants army contracts with "
+    "large signing bonuses before sending them to the front in Ukraine."
+)
+
+
+def feed_body(index: int, version: int, entries: int) -> bytes:
+    """RSS of one feed; version 1 adds two newer entries (and drops the two oldest)."""
+    items = []
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    for n in range(version * 2, entries + version * 2):
+        rng = random.Random(index * 1_000_003 + n)
+        title = " ".join(rng.choice(WORDS) for _ in range(8)).capitalize()
+        paragraphs = [
+            " ".join(rng.choice(WORDS) for _ in range(45)).capitalize() + "." for _ in range(2)
+        ]
+        if n % 20 == 7:
+            paragraphs.append(TOPICAL)
+        description = "".join(f"&lt;p&gt;{p}&lt;/p&gt;" for p in paragraphs)
+        when = format_datetime(base + timedelta(hours=index % 50 + n))
+        items.append(
+            f"<item><title>{title}</title><link>https://news{index % 97}.example.org/{index}/{n}"
+            f"?utm_source=rss</link><guid>https://news{index % 97}.example.org/{index}/{n}</guid>"
+            f"<pubDate>{when}</pubDate><description>{description}</description></item>"
+        )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        f"<title>Feed {index}</title><link>https://news{index % 97}.example.org/</link>"
+        f"<language>en</language>{''.join(reversed(items))}</channel></rss>"
+    ).encode()
+
+
+# ---------------------------------------------------------------- the feed server
+
+
+def serve(port_out: Any, cycle: Any, feeds: int, entries: int) -> None:
+    bodies = {(i, v): feed_body(i, v, entries) for i in range(feeds) for v in (0, 1)}
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                path = lines[0].split(" ")[1]
+                headers = {}
+                for line in lines[1:]:
+                    if ":" in line:
+                        key, value = line.split(":", 1)
+                        headers[key.strip().lower()] = value.strip()
+                index = int(path.rsplit("/", 1)[-1])
+                version = 1 if cycle.value == 2 and index % 2 == 0 else 0
+                etag = f'"{index}-{version}"'
+                if headers.get("if-none-match") == etag:
+                    writer.write(f"HTTP/1.1 304 Not Modified\r\nETag: {etag}\r\n\r\n".encode())
+                else:
+                    body = bodies[(index, version)]
+                    writer.write(
+                        (
+                            "HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml; charset=utf-8\r\n"
+                            f"ETag: {etag}\r\nContent-Length: {len(body)}\r\n\r\n"
+                        ).encode()
+                        + body
+                    )
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    async def main() -> None:
+        server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=1024)
+        port_out.value = server.sockets[0].getsockname()[1]
+        async with server:
+            await server.serve_forever()
+
+    asyncio.run(main())
+
+
+# ---------------------------------------------------------------- the two clients
+
+
+def run_monitor(urls: list[str], cycle: Any, concurrency: int, out: Any) -> None:
+    from monitor.app import App
+    from monitor.config import Settings
+    from monitor.pipeline import poll_due_feeds
+    from monitor.store import feeds as store
+    from monitor.store.db import transaction
+
+    folder = Path(tempfile.mkdtemp(prefix="bench-monitor-"))
+    settings = Settings(
+        database_url=f"sqlite:///{folder / 'monitor.db'}",
+        watchlists_dir=Path(__file__).resolve().parent.parent / "watchlists",
+        outbox_dir=folder / "outbox",
+        allow_private_addresses=True,
+        import_default_feeds=False,
+        fetch_concurrency=concurrency,
+    )
+    app = App.open(settings)
+    with transaction(app.sessions) as session:
+        for url in urls:
+            store.add_feed(session, url, now=datetime.now(UTC))
+    times = []
+    for number in (1, 2):
+        cycle.value = number
+        start = time.perf_counter()
+        report = poll_due_feeds(app, all_feeds=True)
+        times.append(time.perf_counter() - start)
+        statuses: dict[str, int] = {}
+        for outcome in report.outcomes:
+            statuses[outcome.status] = statuses.get(outcome.status, 0) + 1
+        print(
+            f"  news-monitor cycle {number}: {times[-1]:.2f} s, {report.new_articles} new, "
+            f"{statuses}, matches {report.matched}",
+            flush=True,
+        )
+    app.close()
+    out.put(
+        (
+            times,
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        )
+    )
+
+
+def run_reader(urls: list[str], cycle: Any, workers: int, out: Any) -> None:
+    from reader import make_reader
+
+    folder = Path(tempfile.mkdtemp(prefix="bench-reader-"))
+    reader = make_reader(str(folder / "reader.sqlite"))
+    for url in urls:
+        reader.add_feed(url)
+    times = []
+    for number in (1, 2):
+        cycle.value = number
+        start = time.perf_counter()
+        reader.update_feeds(workers=workers, scheduled=False)
+        times.append(time.perf_counter() - start)
+        print(f"  reader cycle {number}: {times[-1]:.2f} s", flush=True)
+    entries = reader.get_entry_counts().total
+    reader.close()
+    out.put((times, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, entries))
+
+
+def in_process(target: Any, *args: Any) -> Any:
+    context = mp.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=target, args=(*args, queue))
+    process.start()
+    result = queue.get()
+    process.join()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--feeds", type=int, default=2000)
+    parser.add_argument("--entries", type=int, default=20)
+    parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--reader-workers", type=int, default=1)
+    parser.add_argument("--runs", type=int, default=1, help="repeat each side; medians printed")
+    parser.add_argument("--skip-reader", action="store_true")
+    args = parser.parse_args()
+
+    context = mp.get_context("spawn")
+    port = context.Value("i", 0)
+    cycle = context.Value("i", 1)
+    server = context.Process(target=serve, args=(port, cycle, args.feeds, args.entries), daemon=True)
+    server.start()
+    while port.value == 0:
+        time.sleep(0.05)
+    urls = [f"http://127.0.0.1:{port.value}/feed/{i}" for i in range(args.feeds)]
+    size = len(feed_body(0, 0, args.entries))
+    print(f"{args.feeds} feeds x {args.entries} entries, about {size / 1024:.1f} KB each")
+
+    ours = [in_process(run_monitor, urls, cycle, args.concurrency) for _ in range(args.runs)]
+    first = statistics.median(r[0][0] for r in ours)
+    second = statistics.median(r[0][1] for r in ours)
+    rss = max(r[1] for r in ours)
+    workers_rss = max(r[2] for r in ours)
+    print(
+        f"news-monitor: cycle 1 {first:.2f} s, cycle 2 {second:.2f} s "
+        f"(cycle 1 / cycle 2 = {first / second:.1f}x), peak RSS {rss:.0f} MB "
+        f"(largest parse worker {workers_rss:.0f} MB)"
+    )
+    if not args.skip_reader:
+        peers = [
+            in_process(run_reader, urls, cycle, args.reader_workers) for _ in range(args.runs)
+        ]
+        peer_first = statistics.median(r[0][0] for r in peers)
+        peer_second = statistics.median(r[0][1] for r in peers)
+        print(
+            f"reader {sys.modules.get('reader') and '' or ''}(workers={args.reader_workers}): "
+            f"cycle 1 {peer_first:.2f} s, cycle 2 {peer_second:.2f} s, "
+            f"peak RSS {max(r[1] for r in peers):.0f} MB, {peers[0][2]} entries"
+        )
+        print(
+            f"ratio reader / news-monitor: cycle 1 {peer_first / first:.1f}x, "
+            f"cycle 2 {peer_second / second:.1f}x"
+        )
+    server.terminate()
+
+
+if __name__ == "__main__":
+    main()
