@@ -224,3 +224,19 @@ _ANY = Matcher.compile(
         )
     ]
 )
+
+
+def test_a_phrase_cut_off_by_the_end_of_the_text_does_not_crash(tmp_path: Path) -> None:
+    """Regression: a multi-word term whose first words end the text raised ValueError."""
+    path = tmp_path / "phrase.yaml"
+    path.write_text(
+        "name: Phrase\nrecipients: [a@example.org]\nschedule: hourly\ntimezone: UTC\n"
+        "keywords: ['подписал* контракт* с министерством']\ncountries: [KG]\n",
+        encoding="utf-8",
+    )
+    matcher = Matcher.compile([parse_watchlist(path.read_text(encoding="utf-8"), path)])
+    text = "В Кыргызстане он, по его словам, подписал контракт"
+    assert matcher.match("Суд в Киргизии", text) == []
+    assert matcher.match("Суд в Киргизии", text + " с министерством обороны")[0].countries == (
+        "KG",
+    )

@@ -237,7 +237,9 @@ class Matcher:
             if head.max_ending is not None and stop - (end + 1) > head.max_ending:
                 return None
         for word in term.rest:
-            following = padded.index(" ", stop + 1)
+            following = padded.find(" ", stop + 1)
+            if following < 0:
+                return None  # the text ends before the phrase does
             if not word.accepts(padded[stop + 1 : following]):
                 return None
             stop = following
