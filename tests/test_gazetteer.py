@@ -95,6 +95,9 @@ def test_recognises(text: str, expected: list[str]) -> None:
         ("Jordan Smith scored", []),
         ("refugees in Jordan", ["JO"]),
         ("American Indians", []),
+        ("Roast Turkey with gravy", []),
+        ("Turkey and the Turkish army; roast lamb", ["TR", "TR"]),
+        ("Turkey closed its border", ["TR"]),
         ("Indian citizens in Russia, said New Delhi", ["IN", "RU"]),
     ],
 )
@@ -136,3 +139,11 @@ def test_generated_data_has_no_junk_from_pymorphy() -> None:
     keys = {form.key for form in load_gazetteer().forms}
     for junk in ("чадо", "чада чадо", "тога", "кина", "грузы", "перо"):
         assert junk not in keys
+
+
+def test_the_committed_data_is_what_the_generator_makes() -> None:
+    """Edit curated.yaml, then run ``python -m scripts.build_gazetteer`` and commit both."""
+    from scripts import build_gazetteer
+
+    committed = build_gazetteer.OUTPUT.read_text(encoding="utf-8")
+    assert build_gazetteer.render(build_gazetteer.build()) == committed

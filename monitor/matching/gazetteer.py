@@ -151,11 +151,16 @@ class Gazetteer:
                 if kept and kept[-1][0].start == candidate.start and kept[-1][1].code == form.code:
                     continue  # the same country twice at one place (two spellings, one key)
                 kept.append((candidate, form, surface, start, end))
+
         # a form that needs a cue counts when the country is corroborated, or nothing argues against it
-        sure = {k[1].code for k in kept if not k[1].needs_cue}
+        # a case-sensitive name with a counter-cue in the text is doubtful too ("Roast Turkey")
+        def doubtful(form: CountryForm) -> bool:
+            return form.needs_cue or (form.case_sensitive and form.code in negative)
+
+        sure = {k[1].code for k in kept if not doubtful(k[1])}
         hits: list[CountryHit] = []
         for candidate, form, surface, start, end in kept:
-            if form.needs_cue and form.code not in sure and form.code not in positive:
+            if doubtful(form) and form.code not in sure and form.code not in positive:
                 if form.code in negative:
                     continue
                 normalized = texts[candidate.where]
