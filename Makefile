@@ -10,7 +10,7 @@ help:
 	@echo "make run    - install into .venv, migrate, start the service (Ctrl-C stops it)"
 	@echo "make demo   - the whole loop offline: sample feeds, matching, a digest to open"
 	@echo "make test   - ruff, mypy and pytest (what CI runs)"
-	@echo "make bench  - the benchmarks in benchmarks/"
+	@echo "make bench  - the benchmarks in benchmarks/ (BENCH=\"match poll scale\" to choose)"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,7 +40,7 @@ pytest: $(STAMP)
 test: lint typecheck pytest
 
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks $(BENCH)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
