@@ -87,9 +87,31 @@ class Settings(BaseSettings):
     http_host: str = Field("127.0.0.1", description="Address /healthz and /metrics listen on.")
     digest_batch_minutes: int = Field(
         5,
-        ge=1,
+        ge=0,
         le=24 * 60,
         description="Least time between two digests of one watchlist on the immediate schedule.",
+    )
+    tick_seconds: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="How often the service looks for due feeds and due digests.",
+    )
+    lease_seconds: int | None = Field(
+        None,
+        ge=1,
+        description="How long claimed work (feeds being polled, a digest being sent) stays "
+        "reserved to one process; unset: 15 min for feeds, 5 min for a digest.",
+    )
+    retention_days: int = Field(
+        90,
+        ge=0,
+        description="Unmatched articles older than this are deleted; 0 keeps everything.",
+    )
+    maintenance_hours: float = Field(
+        24.0,
+        gt=0,
+        description="How often the service prunes old articles and compacts SQLite.",
     )
     unsubscribe_url: str | None = Field(
         None,

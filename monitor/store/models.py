@@ -114,6 +114,7 @@ class Article(Base):
         Index("ix_articles_canonical_url", "canonical_url"),
         Index("ix_articles_content_hash", "content_hash"),
         Index("ix_articles_first_seen_at", "first_seen_at"),
+        Index("ix_articles_story_id", "story_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -138,7 +139,10 @@ class StoryKey(Base):
     """One LSH band key of an article's MinHash: articles sharing a key are near-duplicate candidates."""
 
     __tablename__ = "story_keys"
-    __table_args__ = (Index("ix_story_keys_key", "key"),)
+    __table_args__ = (
+        Index("ix_story_keys_key", "key"),
+        Index("ix_story_keys_article_id", "article_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(String(24))

@@ -120,6 +120,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_articles_canonical_url', ['canonical_url'], unique=False)
         batch_op.create_index('ix_articles_content_hash', ['content_hash'], unique=False)
         batch_op.create_index('ix_articles_first_seen_at', ['first_seen_at'], unique=False)
+        batch_op.create_index('ix_articles_story_id', ['story_id'], unique=False)
 
     op.create_table('story_keys',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -130,6 +131,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('story_keys', schema=None) as batch_op:
         batch_op.create_index('ix_story_keys_key', ['key'], unique=False)
+        batch_op.create_index('ix_story_keys_article_id', ['article_id'], unique=False)
 
     op.create_table('matches',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -178,11 +180,13 @@ def downgrade() -> None:
 
     op.drop_table('matches')
     with op.batch_alter_table('articles', schema=None) as batch_op:
+        batch_op.drop_index('ix_articles_story_id')
         batch_op.drop_index('ix_articles_first_seen_at')
         batch_op.drop_index('ix_articles_content_hash')
         batch_op.drop_index('ix_articles_canonical_url')
 
     with op.batch_alter_table('story_keys', schema=None) as batch_op:
+        batch_op.drop_index('ix_story_keys_article_id')
         batch_op.drop_index('ix_story_keys_key')
 
     op.drop_table('story_keys')
