@@ -91,7 +91,8 @@ def run_due_digests(app: App, now: datetime | None = None) -> DigestReport:
         if not watchlist.schedule.due(last, now, tz, gap):
             continue
         with transaction(app.sessions) as session:
-            if not store.claim_schedule(session, watchlist.slug, owner, now, now + SCHEDULE_LEASE):
+            until = now + _lease(app, SCHEDULE_LEASE)
+            if not store.claim_schedule(session, watchlist.slug, owner, now, until):
                 continue  # another process is building this watchlist's digests
         try:
             created.extend(_run_watchlist(app, watchlist, owner, now, gap))
@@ -176,8 +177,16 @@ def queue_digests(
 def deliver_pending(app: App, now: datetime | None = None) -> list[Outcome]:
     """Hand over every pending outbox row whose next attempt has come."""
     now = now or datetime.now(UTC)
-    lease = max(outbox.MIN_LEASE, timedelta(seconds=app.settings.smtp_timeout_seconds * 6))
+    lease = _lease(
+        app, max(outbox.MIN_LEASE, timedelta(seconds=app.settings.smtp_timeout_seconds * 6))
+    )
     return outbox.deliver_due(app.sessions, lambda: make_transport(app.settings), now, lease)
+
+
+def _lease(app: App, default: timedelta) -> timedelta:
+    """``MONITOR_LEASE_SECONDS`` when set, else the built-in ``default``."""
+    seconds = app.settings.lease_seconds
+    return timedelta(seconds=seconds) if seconds else default
 
 
 def _addresses(recipients: Iterable[str]) -> set[str]:

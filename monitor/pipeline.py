@@ -131,7 +131,7 @@ def poll_due_feeds(app: App, *, all_feeds: bool = False, now: datetime | None = 
                     now=started,
                     cycle_started=started,
                     owner=owner,
-                    lease=LEASE,
+                    lease=_lease(app.settings),
                     all_feeds=all_feeds,
                     limit=BATCH,
                 )
@@ -190,6 +190,11 @@ def import_feeds(session: Session, feeds: Sequence[OpmlFeed], *, now: datetime) 
         )
         added += 1
     return added, skipped
+
+
+def _lease(settings: Settings) -> timedelta:
+    """How long a claimed batch stays ours: ``MONITOR_LEASE_SECONDS``, else ``LEASE``."""
+    return timedelta(seconds=settings.lease_seconds) if settings.lease_seconds else LEASE
 
 
 # ---------------------------------------------------------------- fetch and parse

@@ -7,7 +7,13 @@ Jobs (rebuilt from configuration at every start, never persisted in the schedule
 - ``digests``: every minute, ``alerts.service.run_due_digests`` sends each
   watchlist's digest when its schedule says so and retries the outbox;
 - ``watchlists``: every 30 s, re-reads changed watchlist files (a bad edit is
-  reported and the last good version keeps running).
+  reported and the last good version keeps running);
+- ``maintenance``: every ``MONITOR_MAINTENANCE_HOURS`` (first an hour after start),
+  prunes old unmatched articles and compacts SQLite (``monitor.retention``).
+
+``MONITOR_TICK_SECONDS`` sets the ``poll`` and ``digests`` period (default 60 s).
+On SQLite a restarted ``run`` frees at once the leases left by processes that died
+(``monitor.leases``); on PostgreSQL they expire after ``MONITOR_LEASE_SECONDS``.
 
 SIGINT and SIGTERM stop the scheduler after the running jobs finish.
 On SQLite a lock file held for the process's life keeps a second ``run`` away.
@@ -35,14 +41,17 @@ from monitor.app import App
 from monitor.config import sqlite_path
 from monitor.exceptions import MonitorError
 from monitor.health import HealthServer, Metrics
+from monitor.leases import release_dead_leases
 from monitor.logs import log_event
 from monitor.pipeline import ensure_default_feeds, poll_due_feeds
+from monitor.retention import run_maintenance
 from monitor.store.db import normalise_url
 
 logger = logging.getLogger("monitor.service")
 
 WATCHLIST_RELOAD_SECONDS = 30
 TICK_SECONDS = 60
+MAINTENANCE_FIRST_DELAY_SECONDS = 3600
 
 
 class AlreadyRunningError(MonitorError):
@@ -93,7 +102,7 @@ class Service:
         self.health: HealthServer | None = None
         self._watchlist_errors = {str(error) for error in app.watchlists.errors}
 
-    def _add(self, job_id: str, func: Callable[[], None], seconds: int, delay: float) -> None:
+    def _add(self, job_id: str, func: Callable[[], None], seconds: float, delay: float) -> None:
         self.scheduler.add_job(
             func,
             IntervalTrigger(seconds=seconds, timezone=UTC),
@@ -127,6 +136,10 @@ class Service:
         for outcome in report.outcomes:
             self.metrics.emails.labels(outcome.status).inc()
 
+    def maintenance(self) -> None:
+        """Prune old unmatched articles, compact SQLite (``monitor.retention``)."""
+        run_maintenance(self.app)
+
     def reload_watchlists(self) -> None:
         """Re-read changed watchlist files; report each new error once (the last good version runs)."""
         errors = {str(error) for error in self.app.watchlists.reload()}
@@ -154,8 +167,19 @@ class Service:
         imported = ensure_default_feeds(self.app)
         if imported:
             log_event(logger, "default_feeds_imported", feeds=imported)
-        self._add("poll", self.poll, TICK_SECONDS, 0)
-        self._add("digests", self.digests, TICK_SECONDS, 5)
+        if sqlite_path(normalise_url(settings.database_url)) is not None:
+            freed = release_dead_leases(self.app.sessions)
+            if freed:
+                log_event(logger, "dead_leases_freed", leases=freed)
+        tick = settings.tick_seconds
+        self._add("poll", self.poll, tick, 0)
+        self._add("digests", self.digests, tick, min(5.0, tick / 2))
+        self._add(
+            "maintenance",
+            self.maintenance,
+            settings.maintenance_hours * 3600,
+            MAINTENANCE_FIRST_DELAY_SECONDS,
+        )
         self._add(
             "watchlists", self.reload_watchlists, WATCHLIST_RELOAD_SECONDS, WATCHLIST_RELOAD_SECONDS
         )
