@@ -304,6 +304,8 @@ RU_TOPIC = [
     "завод Алабуга в Татарстане нанял девушек из Уганды и Киргизии",
     "индийцев обманом отправили на фронт на Украине",
 ]
+EN_PLACES = ["in Germany", "in Brazil", "in Nepal", "in Kazakhstan", "in Ohio", "in London"]
+RU_PLACES = ["в Германии", "в Бразилии", "в Непале", "в Казахстане", "в Москве", "в Лондоне"]
 REAL_TERMS = [
     "recruit*",
     "enlist*",
@@ -331,10 +333,11 @@ REAL_TERMS = [
     "повестка",
 ]
 COUNTRIES = ["NP", "IN", "UZ", "KZ", "KG", "TJ", "CU", "KP", "LK", "UG", "IQ", "ZA"]
-LATIN = "bcdfghjklmnprstvz"
+LATIN = "bcdfghjkqvwxz"
 VOWELS = "aeiou"
-CYR = "бвгджзклмнпрстфх"
-CYR_VOWELS = "аеиоуя"
+# generated words use rarer letters so they do not collide with the filler's real words
+CYR = "бгджзфхцчшщ"
+CYR_VOWELS = "юяэы"
 
 
 def _word(rng: random.Random, cyrillic: bool) -> str:
@@ -373,12 +376,20 @@ def make_watchlists(total_terms: int, rng: random.Random) -> list[Watchlist]:
     return out
 
 
-def make_article(rng: random.Random, russian: bool, size: int = 3000) -> tuple[str, str]:
+def make_article(
+    rng: random.Random, russian: bool, size: int = 3000, on_topic: bool = True
+) -> tuple[str, str]:
+    """About ``size`` characters of filler sentences; an on-topic article has about one
+    sentence in eight from the topic (names, countries, recruitment words); an off-topic one
+    none (general news that mentions places, as most of a feed's articles do)."""
     words, topic = (RU_WORDS, RU_TOPIC) if russian else (EN_WORDS, EN_TOPIC)
+    places = RU_PLACES if russian else EN_PLACES
     sentences: list[str] = []
     length = 0
     while length < size:
-        if rng.random() < 0.12:
+        if not on_topic and rng.random() < 0.1:
+            sentence = " ".join(rng.choice(words) for _ in range(6)) + " " + rng.choice(places)
+        elif on_topic and rng.random() < 0.12:
             sentence = rng.choice(topic)
         else:
             sentence = " ".join(rng.choice(words) for _ in range(rng.randint(8, 20)))
@@ -420,13 +431,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--naive-articles", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--sizes", default="100,1000,10000")
+    parser.add_argument(
+        "--on-topic", type=float, default=0.1, help="share of on-topic articles in the feed mix"
+    )
     args = parser.parse_args(argv)
 
     rng = random.Random(20251122)
     load_gazetteer()  # loaded once per process in real use, not part of a compile
+
+    def make_corpus(russian: bool, share: float) -> list[tuple[str, str]]:
+        return [
+            make_article(rng, russian=russian, on_topic=rng.random() < share)
+            for _ in range(args.articles)
+        ]
+
     corpora = {
-        "English": [make_article(rng, russian=False) for _ in range(args.articles)],
-        "Russian": [make_article(rng, russian=True) for _ in range(args.articles)],
+        "English": make_corpus(False, args.on_topic),
+        "Russian": make_corpus(True, args.on_topic),
+        "En-dense": make_corpus(False, 1.0),
+        "Ru-dense": make_corpus(True, 1.0),
     }
     for name, corpus in corpora.items():
         mean = statistics.mean(len(t) + len(b) for t, b in corpus)
@@ -466,6 +489,10 @@ def main(argv: list[str] | None = None) -> None:
                 f"{fast / slow:>7,.0f}x {build:>8.2f} {memory:>10.1f} {matched:>7.0%}"
             )
     print()
+    print(
+        f"English/Russian: a feed mix, {args.on_topic:.0%} of articles on the topic; "
+        "En-dense/Ru-dense: every article on the topic (about 1 sentence in 8)."
+    )
     print("art/s: articles per second of CPU time on one core (median of repeats);")
     print(
         "naive: one compiled regex per term over the raw text, no countries; ratio = matcher/naive;"

@@ -119,8 +119,13 @@ class Gazetteer:
         candidates: Sequence[Candidate],
         texts: dict[Where, Normalized],
         cues_found: Iterable[int],
+        codes: frozenset[str] | None = None,
     ) -> list[CountryHit]:
-        """Turn raw candidates into country hits: longest match, case, cues (GAZETTEER.md)."""
+        """Turn raw candidates into country hits: longest match, case, cues (GAZETTEER.md).
+
+        ``codes``: only these countries are wanted (the others still take part in the
+        longest-match step, so "Papua New Guinea" never turns into Guinea).
+        """
         positive: set[str] = set()
         negative: set[str] = set()
         for index in cues_found:
@@ -144,6 +149,8 @@ class Gazetteer:
                 form = self.forms[candidate.form]
                 if not form.code:
                     continue  # a blocking phrase: "Indian Ocean"
+                if codes is not None and form.code not in codes:
+                    continue
                 start, end = normalized.to_original(candidate.start, candidate.end)
                 surface = normalized.original[start:end]
                 if form.case_sensitive and not same_capitals(surface, form.form):

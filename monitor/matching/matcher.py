@@ -47,9 +47,11 @@ from monitor.matching.rules import (
 from monitor.matching.terms import TermSpec
 from monitor.watchlists import Watchlist
 
-__all__ = ["SNIPPET_LENGTH", "Matcher"]
+__all__ = ["MAX_HITS_PER_TERM", "SNIPPET_LENGTH", "Matcher"]
 
 SNIPPET_LENGTH = 280
+#: occurrences of one term kept per article (the score counts at most 5; "Russia" may be 40)
+MAX_HITS_PER_TERM = 8
 _TERM = 2  # the gazetteer's entries use other kinds (FORM, CUE, FORM_SUFFIXED)
 #: a sentence ends after . ! ? … (and closing quotes) and a space, or at a line break
 _SENTENCE_MARK = re.compile(r"[.!?…。\n]")
@@ -121,12 +123,14 @@ class Matcher:
         terms: tuple[TermSpec, ...],
         automaton: ahocorasick.Automaton | None,
         gazetteer: Gazetteer,
+        wanted: frozenset[str] | None = None,
     ) -> None:
         self._compiled = compiled
         self._terms = terms
         self._ids = {term: index for index, term in enumerate(terms)}
         self._automaton = automaton
         self._gazetteer = gazetteer
+        self._wanted = wanted
 
     @property
     def watchlists(self) -> tuple[Watchlist, ...]:
@@ -159,8 +163,16 @@ class Matcher:
                 _Compiled(watchlist, keywords, exclude, frozenset((*keywords, *exclude, *extra)))
             )
 
+        # the countries any watchlist can report: the others need not be resolved at all
+        wanted: frozenset[str] | None = frozenset()
+        for watchlist in watchlists:
+            if not watchlist.countries:
+                wanted = None  # a watchlist without countries reports every country found
+                break
+            wanted = frozenset(wanted | watchlist.countries | _rule_codes(watchlist.rule))
+
         grouped: dict[str, list[tuple[int, int, int]]] = {}
-        for key, kind, index in gazetteer.automaton_keys():
+        for key, kind, index in _gazetteer_keys(gazetteer, wanted):
             grouped.setdefault(key, []).append((kind, index, len(key)))
         for index, term in enumerate(terms):
             key = term.key
@@ -169,7 +181,7 @@ class Matcher:
         for key, entries in grouped.items():
             automaton.add_word(key, tuple(entries))
         automaton.make_automaton()
-        return cls(tuple(compiled), tuple(terms), automaton, gazetteer)
+        return cls(tuple(compiled), tuple(terms), automaton, gazetteer, wanted)
 
     # --- public --------------------------------------------------------------------------
 
@@ -192,11 +204,11 @@ class Matcher:
 
     def countries(self, title: str, body: str) -> list[CountryHit]:
         """The countries recognised in the article (all of them, not only listed ones)."""
-        return self._scan(title, body).countries
+        return self._scan(title, body, every_country=True).countries
 
     # --- scanning ------------------------------------------------------------------------
 
-    def _scan(self, title: str, body: str) -> _Scan:
+    def _scan(self, title: str, body: str, *, every_country: bool = False) -> _Scan:
         texts: dict[Where, Normalized] = {
             "title": normalize_text(title or ""),
             "body": normalize_text(body or ""),
@@ -212,6 +224,9 @@ class Matcher:
             for end, entries in self._automaton.iter(padded):
                 for kind, index, key_len in entries:
                     if kind == _TERM:
+                        found = term_hits.get(index)
+                        if found is not None and len(found) >= MAX_HITS_PER_TERM:
+                            continue  # enough to score and show it
                         hit = self._term_hit(index, where, normalized, padded, end, key_len)
                         if hit is not None:
                             term_hits.setdefault(index, []).append(hit)
@@ -221,7 +236,8 @@ class Matcher:
                         candidate = candidate_at(kind, index, key_len, where, padded, end)
                         if candidate is not None:
                             candidates.append(candidate)
-        countries = self._gazetteer.resolve(candidates, texts, cues) if candidates else []
+        wanted = None if every_country else self._wanted
+        countries = self._gazetteer.resolve(candidates, texts, cues, wanted) if candidates else []
         return _Scan(texts, term_hits, countries)
 
     def _term_hit(
@@ -383,6 +399,44 @@ class Matcher:
         if not keyword_ids:
             return "not matched: no keyword found"
         return f"not matched: keyword {found_terms} but none of the listed countries"
+
+
+def _gazetteer_keys(
+    gazetteer: Gazetteer, wanted: frozenset[str] | None
+) -> list[tuple[str, int, int]]:
+    """The gazetteer's automaton keys a matcher needs.
+
+    With ``wanted`` countries, forms of other countries are left out of the automaton, except
+    those that contain a wanted form ("Papua New Guinea" must still hide "Guinea") and the
+    blocking phrases; cues of other countries are left out too. Fewer keys, fewer hits to sort.
+    """
+    keys = gazetteer.automaton_keys()
+    if wanted is None:
+        return keys
+    inner = ahocorasick.Automaton()
+    for key, kind, index in keys:
+        if kind != CUE and gazetteer.forms[index].code in wanted:
+            inner.add_word(key.strip(), 1)
+    inner.make_automaton()
+    out = []
+    for key, kind, index in keys:
+        if kind == CUE:
+            if gazetteer.cues[index].code in wanted:
+                out.append((key, kind, index))
+            continue
+        code = gazetteer.forms[index].code
+        if not code or code in wanted or any(True for _ in inner.iter(key)):
+            out.append((key, kind, index))
+    return out
+
+
+def _rule_codes(rule: Rule | None) -> set[str]:
+    """Country codes a rule names itself (``countries: [NP, IN]``)."""
+    if isinstance(rule, Countries) and rule.codes is not None:
+        return set(rule.codes)
+    if isinstance(rule, AnyOf | AllOf | NoneOf):
+        return {code for child in rule.children for code in _rule_codes(child)}
+    return set()
 
 
 def _score(terms: list[TermHit], countries: list[CountryHit], scan: _Scan) -> float:

@@ -220,6 +220,14 @@ def normalize(text: str) -> str:
 
 def normalize_text(text: str) -> Normalized:
     """Normalise ``text`` and keep what is needed to map offsets back to it."""
+    if not text.isascii():
+        # English with curly quotes and dashes: those become spaces anyway, one for one
+        plain = text
+        for char in _ASCII_LOOKALIKES:
+            if char in plain:
+                plain = plain.replace(char, " ")
+        if plain.isascii():
+            return _byte_road(text, plain.encode("ascii"), *_BYTE_TABLES[0][:2])
     for codec, table, unsafe in _BYTE_TABLES:
         # Western European and Cyrillic texts: fold as bytes, at C speed, byte for character
         try:
@@ -228,14 +236,23 @@ def normalize_text(text: str) -> Normalized:
             continue
         if unsafe.search(raw) is not None:
             break
-        folded = raw.translate(table)
-        collapsed = folded.strip(b" ")
-        while b"  " in collapsed:
-            collapsed = collapsed.replace(b"  ", b" ")
-        return Normalized(text, collapsed.decode(codec), folded, codec)
+        return _byte_road(text, raw, codec, table)
     if _UNSAFE.search(text) is None:
         return _fast(text)
     return _general(text)
+
+
+def _byte_road(text: str, raw: bytes, codec: str, table: bytes) -> Normalized:
+    folded = raw.translate(table)
+    collapsed = folded.strip(b" ")
+    while b"  " in collapsed:
+        collapsed = collapsed.replace(b"  ", b" ")
+    decoded = collapsed.decode("latin-1") if collapsed.isascii() else collapsed.decode(codec)
+    return Normalized(text, decoded, folded, codec)
+
+
+#: non-ASCII punctuation of English news; each becomes a space, like any punctuation
+_ASCII_LOOKALIKES = "’‘“”–—…\xa0"
 
 
 def _fast(text: str) -> Normalized:
