@@ -164,12 +164,13 @@ class Matcher:
             )
 
         # the countries any watchlist can report: the others need not be resolved at all
-        wanted: frozenset[str] | None = frozenset()
-        for watchlist in watchlists:
-            if not watchlist.countries:
-                wanted = None  # a watchlist without countries reports every country found
-                break
-            wanted = frozenset(wanted | watchlist.countries | _rule_codes(watchlist.rule))
+        wanted: frozenset[str] | None = None  # a watchlist without countries reports them all
+        if all(watchlist.countries for watchlist in watchlists):
+            wanted = frozenset(
+                code
+                for watchlist in watchlists
+                for code in (*watchlist.countries, *_rule_codes(watchlist.rule))
+            )
 
         grouped: dict[str, list[tuple[int, int, int]]] = {}
         for key, kind, index in _gazetteer_keys(gazetteer, wanted):
@@ -417,6 +418,12 @@ def _gazetteer_keys(
     for key, kind, index in keys:
         if kind != CUE and gazetteer.forms[index].code in wanted:
             inner.add_word(key.strip(), 1)
+    if len(inner) == 0:
+        return [
+            (key, kind, index)
+            for key, kind, index in keys
+            if kind != CUE and not gazetteer.forms[index].code
+        ]
     inner.make_automaton()
     out = []
     for key, kind, index in keys:
