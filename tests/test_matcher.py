@@ -240,3 +240,19 @@ def test_a_phrase_cut_off_by_the_end_of_the_text_does_not_crash(tmp_path: Path) 
     assert matcher.match("Суд в Киргизии", text + " с министерством обороны")[0].countries == (
         "KG",
     )
+
+
+def test_countries_lists_every_country_not_only_the_watched_ones(recruitment: Matcher) -> None:
+    hits = recruitment.countries("Brazil", "Nepal and Germany, not Papua New Guinea")
+    assert [(h.code, h.where) for h in hits] == [
+        ("BR", "title"),
+        ("NP", "body"),
+        ("DE", "body"),
+        ("PG", "body"),
+    ]
+
+
+def test_unwatched_long_names_still_hide_watched_short_ones() -> None:
+    matcher = Matcher.compile([watchlist("keywords: [recruit*]\ncountries: [GN, SD]")])
+    assert matcher.match("", "Papua New Guinea and South Sudan recruit") == []
+    assert [r.countries for r in matcher.match("", "Guinea and Sudan recruit")] == [("GN", "SD")]

@@ -205,11 +205,12 @@ class Matcher:
 
     def countries(self, title: str, body: str) -> list[CountryHit]:
         """The countries recognised in the article (all of them, not only listed ones)."""
-        return self._scan(title, body, every_country=True).countries
+        gazetteer = self._gazetteer
+        return gazetteer.find(title or "", where="title") + gazetteer.find(body or "")
 
     # --- scanning ------------------------------------------------------------------------
 
-    def _scan(self, title: str, body: str, *, every_country: bool = False) -> _Scan:
+    def _scan(self, title: str, body: str) -> _Scan:
         texts: dict[Where, Normalized] = {
             "title": normalize_text(title or ""),
             "body": normalize_text(body or ""),
@@ -237,7 +238,7 @@ class Matcher:
                         candidate = candidate_at(kind, index, key_len, where, padded, end)
                         if candidate is not None:
                             candidates.append(candidate)
-        wanted = None if every_country else self._wanted
+        wanted = self._wanted
         countries = self._gazetteer.resolve(candidates, texts, cues, wanted) if candidates else []
         return _Scan(texts, term_hits, countries)
 
