@@ -23,22 +23,85 @@ import multiprocessing as mp
 import random
 import resource
 import statistics
-import sys
 import tempfile
 import time
-from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
-WORDS = (
-    "government minister report city region official market prices energy water school "
-    "hospital harvest bridge railway weather storm river mountain festival museum theatre "
-    "football league season coach players company bank loan budget tax reform parliament vote "
-    "union factory export import trade agreement talks summit delegation visit statement press "
-    "interview survey study university students teachers doctors nurses patients clinic vaccine "
-    "library airport highway traffic housing rent tourism hotel restaurant music film award"
-).split()
+WORDS = [
+    "government",
+    "minister",
+    "report",
+    "city",
+    "region",
+    "official",
+    "market",
+    "prices",
+    "energy",
+    "water",
+    "school",
+    "hospital",
+    "harvest",
+    "bridge",
+    "railway",
+    "weather",
+    "storm",
+    "river",
+    "mountain",
+    "festival",
+    "museum",
+    "theatre",
+    "football",
+    "league",
+    "season",
+    "coach",
+    "players",
+    "company",
+    "bank",
+    "loan",
+    "budget",
+    "tax",
+    "reform",
+    "parliament",
+    "vote",
+    "union",
+    "factory",
+    "export",
+    "import",
+    "trade",
+    "agreement",
+    "talks",
+    "summit",
+    "delegation",
+    "visit",
+    "statement",
+    "press",
+    "interview",
+    "survey",
+    "study",
+    "university",
+    "students",
+    "teachers",
+    "doctors",
+    "nurses",
+    "patients",
+    "clinic",
+    "vaccine",
+    "library",
+    "airport",
+    "highway",
+    "traffic",
+    "housing",
+    "rent",
+    "tourism",
+    "hotel",
+    "restaurant",
+    "music",
+    "film",
+    "award",
+]
 TOPICAL = (
     "Relatives say recruiters in Moscow offered Nepali and Uzbek migrants army contracts with "
     "large signing bonuses before sending them to the front in Ukraine."
@@ -117,6 +180,62 @@ def serve(port_out: Any, cycle: Any, feeds: int, entries: int) -> None:
     asyncio.run(main())
 
 
+# ---------------------------------------------------------------- memory
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _descendants(root: int) -> list[int]:
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(fields[1])
+    found, frontier = [], [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent]
+        found.extend(children)
+        frontier.extend(children)
+    return found
+
+
+class TreeRSS:
+    """Samples the RSS of this process and all its descendants (parse workers) every 0.2 s."""
+
+    def __init__(self) -> None:
+        import os
+        import threading
+
+        self.pid = os.getpid()
+        self.peak_total_mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            total = _rss_kb(self.pid) + sum(_rss_kb(p) for p in _descendants(self.pid))
+            self.peak_total_mb = max(self.peak_total_mb, total / 1024)
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return self.peak_total_mb
+
+
 # ---------------------------------------------------------------- the two clients
 
 
@@ -141,6 +260,7 @@ def run_monitor(urls: list[str], cycle: Any, concurrency: int, out: Any) -> None
         for url in urls:
             store.add_feed(session, url, now=datetime.now(UTC))
     times = []
+    sampler = TreeRSS()
     for number in (1, 2):
         cycle.value = number
         start = time.perf_counter()
@@ -155,13 +275,7 @@ def run_monitor(urls: list[str], cycle: Any, concurrency: int, out: Any) -> None
             flush=True,
         )
     app.close()
-    out.put(
-        (
-            times,
-            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
-        )
-    )
+    out.put((times, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, sampler.stop()))
 
 
 def run_reader(urls: list[str], cycle: Any, workers: int, out: Any) -> None:
@@ -206,7 +320,9 @@ def main() -> None:
     context = mp.get_context("spawn")
     port = context.Value("i", 0)
     cycle = context.Value("i", 1)
-    server = context.Process(target=serve, args=(port, cycle, args.feeds, args.entries), daemon=True)
+    server = context.Process(
+        target=serve, args=(port, cycle, args.feeds, args.entries), daemon=True
+    )
     server.start()
     while port.value == 0:
         time.sleep(0.05)
@@ -218,20 +334,18 @@ def main() -> None:
     first = statistics.median(r[0][0] for r in ours)
     second = statistics.median(r[0][1] for r in ours)
     rss = max(r[1] for r in ours)
-    workers_rss = max(r[2] for r in ours)
+    tree_rss = max(r[2] for r in ours)
     print(
         f"news-monitor: cycle 1 {first:.2f} s, cycle 2 {second:.2f} s "
         f"(cycle 1 / cycle 2 = {first / second:.1f}x), peak RSS {rss:.0f} MB "
-        f"(largest parse worker {workers_rss:.0f} MB)"
+        f"(with the parse workers, sampled: {tree_rss:.0f} MB)"
     )
     if not args.skip_reader:
-        peers = [
-            in_process(run_reader, urls, cycle, args.reader_workers) for _ in range(args.runs)
-        ]
+        peers = [in_process(run_reader, urls, cycle, args.reader_workers) for _ in range(args.runs)]
         peer_first = statistics.median(r[0][0] for r in peers)
         peer_second = statistics.median(r[0][1] for r in peers)
         print(
-            f"reader {sys.modules.get('reader') and '' or ''}(workers={args.reader_workers}): "
+            f"reader (workers={args.reader_workers}): "
             f"cycle 1 {peer_first:.2f} s, cycle 2 {peer_second:.2f} s, "
             f"peak RSS {max(r[1] for r in peers):.0f} MB, {peers[0][2]} entries"
         )

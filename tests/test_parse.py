@@ -193,3 +193,46 @@ def test_future_dates_are_dropped_and_duplicate_ids_kept_once() -> None:
     feed = parse_feed(body, RSS, "https://x.example.org/rss", now=NOW)
     (entry,) = feed.entries
     assert entry.title == "A" and entry.published_at is None
+
+
+@pytest.mark.parametrize(
+    ("name", "content_type"),
+    [("recruitment.rss", "application/rss+xml"), ("recruitment.atom", "application/atom+xml")],
+)
+def test_fast_path_and_feedparser_agree(name: str, content_type: str) -> None:
+    body = (DATA / name).read_bytes()
+    headers = {"content-type": content_type}
+    fast = parse_feed(body, headers, "https://example.org/feed", now=NOW)
+    slow = parse_feed(body, headers, "https://example.org/feed", now=NOW, fast=False)
+    assert fast.entries == slow.entries
+    assert (fast.title, fast.language, fast.ttl_minutes) == (
+        slow.title,
+        slow.language,
+        slow.ttl_minutes,
+    )
+
+
+def test_fast_path_agrees_on_a_varied_rss_feed() -> None:
+    items = "".join(
+        f"<item><title>Item {n} &amp; more</title><link>/a/{n}?utm_source=x</link>"
+        f"<guid isPermaLink='false'>id-{n}</guid><dc:creator>Desk {n}</dc:creator>"
+        f"<pubDate>Tue, 0{n} Jul 2025 0{n}:30:00 +0500</pubDate>"
+        f"<description><![CDATA[<p>Short teaser {n}.</p>]]></description>"
+        f"<content:encoded><![CDATA[<p>Full text {n}: recruiters in Moscow offered contracts "
+        f"to migrants from Tajikistan and Kyrgyzstan.</p><script>x()</script>]]></content:encoded></item>"
+        for n in range(1, 6)
+    )
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0" '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/" '
+        'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>Desk</title>'
+        f"<language>en-gb</language>{items}</channel></rss>"
+    ).encode()
+    fast = parse_feed(body, RSS, "https://desk.example.org/rss", now=NOW)
+    slow = parse_feed(body, RSS, "https://desk.example.org/rss", now=NOW, fast=False)
+    assert fast.entries == slow.entries
+    first = fast.entries[0]
+    assert first.url == "https://desk.example.org/a/1?utm_source=x"
+    assert first.canonical_url == "https://desk.example.org/a/1"
+    assert first.author == "Desk 1" and first.language == "en"
+    assert first.text.startswith("Full text 1: recruiters")

@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, delete, func, insert, or_, select, update
+from sqlalchemy import String, Table, and_, any_, delete, func, insert, or_, select, update
+from sqlalchemy import cast as cast_
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from monitor.feeds.exceptions import FeedExists, FeedNotFound
@@ -289,12 +291,19 @@ def near_duplicate_candidates(
 ) -> dict[str, list[tuple[int, bytes]]]:
     """For each band key, the (story id, MinHash) of stored articles first seen since ``since``."""
     found: dict[str, list[tuple[int, bytes]]] = defaultdict(list)
+    postgres = session.get_bind().dialect.name == "postgresql"
     for chunk in _chunks(sorted(set(keys)), 500):
+        # PostgreSQL: one array parameter (= ANY) plans far faster than 320 IN parameters.
+        matches_key = (
+            StoryKey.key == any_(cast_(chunk, postgresql.ARRAY(String)))
+            if postgres
+            else StoryKey.key.in_(chunk)
+        )
         rows = session.execute(
             select(StoryKey.key, Article.story_id, Article.minhash)
             .join(Article, Article.id == StoryKey.article_id)
             .where(
-                StoryKey.key.in_(chunk),
+                matches_key,
                 Article.first_seen_at >= since,
                 Article.story_id.is_not(None),
                 Article.minhash.is_not(None),
@@ -304,6 +313,16 @@ def near_duplicate_candidates(
             if story_id is not None and minhash is not None:
                 found[key].append((story_id, minhash))
     return found
+
+
+def merge_stories(session: Session, old_story: int, new_story: int) -> None:
+    """Move every article of ``old_story`` into ``new_story`` (found to be the same event)."""
+    session.execute(
+        update(Article)
+        .where(Article.story_id == old_story)
+        .values(story_id=new_story)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def new_stories(session: Session, fingerprints: Sequence[str | None], now: datetime) -> list[int]:
@@ -330,11 +349,24 @@ def insert_articles(session: Session, rows: Sequence[dict[str, Any]]) -> list[in
 
 
 def insert_story_keys(session: Session, rows: Sequence[tuple[int, str]]) -> None:
-    if rows:
-        session.connection().execute(
-            insert(cast(Table, StoryKey.__table__)),
-            [{"article_id": article, "key": key} for article, key in rows],
+    """Insert (article id, band key) rows.
+
+    Straight to the driver's ``executemany``: these are 16 small rows per article, and
+    SQLAlchemy's per-row parameter handling cost more than the database (measured).
+    """
+    if not rows:
+        return
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":  # one round trip instead of one per row
+        connection.exec_driver_sql(
+            "INSERT INTO story_keys (article_id, key) SELECT * FROM unnest(%s::int[], %s::text[])",
+            ([article for article, _ in rows], [key for _, key in rows]),
         )
+        return
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    connection.exec_driver_sql(
+        f"INSERT INTO story_keys (article_id, key) VALUES ({mark}, {mark})", list(rows)
+    )
 
 
 def matched_stories(session: Session, story_ids: Iterable[int]) -> set[tuple[int, str]]:
