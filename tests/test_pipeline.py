@@ -350,3 +350,73 @@ def test_default_feeds_are_imported_once_into_an_empty_table(
 
 def test_no_default_feeds_when_the_setting_is_off(app: App) -> None:
     assert ensure_default_feeds(app) == 0
+
+
+def test_server_that_keeps_its_etag_for_new_content_is_caught(
+    app: App, feed_server: FeedServer
+) -> None:
+    state = {"body": rss(item("v1", "First", "The first entry of the feed."))}
+
+    def stale_etag(handler: BaseHTTPRequestHandler) -> None:
+        if handler.headers.get("If-None-Match") == '"fixed"':
+            handler.send_response(304)
+            handler.send_header("ETag", '"fixed"')
+            handler.end_headers()
+            return
+        body = state["body"]
+        handler.send_response(200)
+        handler.send_header("ETag", '"fixed"')
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    url = feed_server.add("/stale", Resource(handler=stale_etag))
+    add(app, url)
+    start = datetime.now(UTC)
+    assert outcome(poll_due_feeds(app, now=start), url).new == 1
+    state["body"] = rss(
+        item("v2", "Second", "A newer entry."), item("v1", "First", "The first entry of the feed.")
+    )
+    hidden = poll_due_feeds(app, all_feeds=True, now=start + timedelta(hours=1))
+    assert outcome(hidden, url).status == "not_modified"  # the server hides the change
+    caught = poll_due_feeds(app, all_feeds=True, now=start + timedelta(hours=25))
+    assert outcome(caught, url).new == 1  # the daily unconditional fetch finds it
+    assert feed_row(app, url).ignores_validators
+    poll_due_feeds(app, all_feeds=True, now=start + timedelta(hours=26))
+    last_headers = [h for path, h in feed_server.requests if path == "/stale"][-1]
+    assert "If-None-Match" not in last_headers  # from now on always fetched in full
+
+
+ARTICLE_PAGE = """<!DOCTYPE html><html><head><title>Recruited abroad</title></head><body>
+<nav><a href="/">Home</a><a href="/world">World</a></nav>
+<article><h1>Recruited abroad</h1>
+<p>Families in the hill districts of Nepal say that dozens of young men left last year on tourist
+visas after agents promised them jobs in Russian warehouses and on building sites.</p>
+<p>Once they arrived in Moscow, several were taken to a recruitment office and offered one-year
+contracts with the Russian army, with a signing bonus larger than a decade of wages at home.</p>
+<p>Relatives told local reporters that the men were sent to training camps within days and to the
+front in eastern Ukraine within weeks. Some have not been heard from since the spring.</p>
+<p>The foreign ministry in Kathmandu has asked Moscow to send the men home and to return the bodies
+of those who were killed, and it has stopped issuing permits for work in Russia.</p>
+</article><footer>Copyright the paper</footer></body></html>"""
+
+
+def test_full_text_is_fetched_for_new_entries_of_full_text_feeds(
+    app: App, feed_server: FeedServer
+) -> None:
+    page = feed_server.add(
+        "/story/1", Resource(ARTICLE_PAGE.encode(), content_type="text/html; charset=utf-8")
+    )
+    url = feed_server.add(
+        "/teasers",
+        Resource(rss(item("t1", "Recruited abroad", "Nepali men sent to war.", link=page))),
+    )
+    with transaction(app.sessions) as session:
+        store.add_feed(session, url, now=datetime.now(UTC) - timedelta(seconds=1), full_text=True)
+    poll_due_feeds(app)
+    (article,) = articles(app)
+    assert "Families in the hill districts of Nepal say" in article.text
+    assert "stopped issuing permits for work in Russia" in article.text
+    assert "Home" not in article.text and "Copyright" not in article.text
+    poll_due_feeds(app, all_feeds=True)
+    assert feed_server.hits("/story/1") == 1  # fetched once, for the new entry only
