@@ -193,6 +193,8 @@ class Matcher:
         for compiled in self._compiled:
             if not compiled.terms.intersection(scan.term_hits):
                 continue  # no term of this watchlist at all: no rule can be satisfied
+            if not self._holds(compiled, scan):
+                continue  # decided cheaply: no snippet, score or explanation to build
             result = self._judge(compiled, scan)
             if result.matched:
                 results.append(result)
@@ -268,6 +270,19 @@ class Matcher:
         return TermHit(term.text, surface, where, ostart, oend)
 
     # --- judging -------------------------------------------------------------------------
+
+    def _holds(self, compiled: _Compiled, scan: _Scan) -> bool:
+        """Whether the watchlist matches, without building the explanation."""
+        hits = scan.term_hits
+        if any(i in compiled.exclude for i in hits):
+            return False
+        watchlist = compiled.watchlist
+        if watchlist.rule is not None:
+            return self._evaluate(watchlist.rule, compiled, scan, set())
+        if not any(i in compiled.keywords for i in hits):
+            return False
+        listed = watchlist.countries
+        return not listed or any(c.code in listed for c in scan.countries)
 
     def _judge(self, compiled: _Compiled, scan: _Scan) -> MatchResult:
         watchlist = compiled.watchlist
