@@ -80,30 +80,6 @@ def backoff(attempts: int) -> timedelta:
     return min(delay, MAX_RETRY)
 
 
-def enqueue(
-    session: Session,
-    *,
-    watchlist: str,
-    recipient: str,
-    message_id: str,
-    subject: str,
-    message: bytes,
-    match_ids: Sequence[int],
-    now: datetime,
-) -> int:
-    """Write a digest and its deliveries (the caller's transaction commits both or neither)."""
-    return store.add_digest(
-        session,
-        watchlist=watchlist,
-        recipient=recipient,
-        message_id=message_id,
-        subject=subject,
-        message=message,
-        match_ids=match_ids,
-        now=now,
-    )
-
-
 def deliver_due(
     sessions: sessionmaker[Session],
     transport_factory: Callable[[], Transport],

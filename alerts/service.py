@@ -229,7 +229,8 @@ def _write_digests(
             date=now,
             unsubscribe_url=settings.unsubscribe_url,
         )
-        digest_id = outbox.enqueue(
+        # the digest and its deliveries: the caller's transaction commits both or neither
+        digest_id = store.add_digest(
             session,
             watchlist=watchlist.slug,
             recipient=address,
