@@ -279,6 +279,7 @@ class Monitor:
 
     def __init__(self, env: dict[str, str], log_path: Path, *args: str) -> None:
         self.args = args
+        self.log_path = log_path
         self._log: IO[bytes] = log_path.open("ab")
         self._log.write(f"\n==== {' '.join(args)}\n".encode())
         self._log.flush()
@@ -288,6 +289,16 @@ class Monitor:
             stdout=self._log,
             stderr=self._log,
         )
+
+    def wait_started(self, timeout: float = 60) -> None:
+        """Wait for ``service_started`` (signal handlers are in place from then on)."""
+        marker = f"service_started pid={self.process.pid}"
+        wait_for(
+            lambda: marker in self.log_path.read_text(errors="replace") or not self.alive(),
+            timeout,
+            f"{' '.join(self.args)} to start",
+        )
+        assert self.alive(), self.log_path.read_text(errors="replace")[-3000:]
 
     def kill(self) -> None:
         if self.process.poll() is None:

@@ -116,13 +116,15 @@ def test_killed_at_random_moments_loses_nothing_and_sends_nothing_twice(
     slow_smtp.delay = 0.0
     time.sleep(lease_wait)
     first = Monitor(env, log, "run")
-    time.sleep(3)
+    first.wait_started()
+    time.sleep(2)
     assert first.stop() == 0, log.read_text()[-3000:]
     time.sleep(lease_wait)
     polled = run_cli(env, "poll", "--all")
     assert polled.returncode == 0, polled.stderr
     final = Monitor(env, log, "run")
     try:
+        final.wait_started()
         wanted = set(expected_deliveries(feeds))
         wait_for(
             lambda: _delivered(slow_smtp, wanted),
