@@ -124,6 +124,7 @@ class Service:
             log_event(
                 logger,
                 "poll_cycle",
+                pid=os.getpid(),
                 feeds=len(report.outcomes),
                 new=report.new_articles,
                 matched=sum(report.matched.values()),

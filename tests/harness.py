@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import IO
 from xml.sax.saxutils import escape
@@ -38,7 +39,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import create_engine, func, select
 
 from monitor.store.models import Article, Delivery, Digest, Feed, Match
-from tests.servers import FeedServer, Resource, free_port
+from tests.servers import FeedServer, Handler, Resource, free_port
 
 RECRUITMENT = """\
 name: Recruitment watch
@@ -148,6 +149,7 @@ class GrowingFeeds:
 
     server: FeedServer
     rng: random.Random
+    delay: float = 0.0  # > 0: every request waits this long, then gets a full 200
     items: dict[str, list[Item]] = field(default_factory=dict)
     _counter: int = 0
 
@@ -186,7 +188,10 @@ class GrowingFeeds:
             f"<title>Loopback {path}</title><link>https://news.example/</link>"
             "<description>test</description>" + "".join(reversed(entries)) + "</channel></rss>"
         )
-        self.server.add(path, Resource(body.encode()))
+        if self.delay:
+            self.server.add(path, Resource(handler=_slow_handler(body.encode(), self.delay)))
+        else:
+            self.server.add(path, Resource(body.encode()))
 
     def all_items(self) -> list[Item]:
         return [item for items in self.items.values() for item in items]
@@ -199,6 +204,18 @@ class GrowingFeeds:
             '<?xml version="1.0"?><opml version="2.0"><head><title>t</title></head>'
             f"<body>{outlines}</body></opml>"
         )
+
+
+def _slow_handler(body: bytes, delay: float) -> Handler:
+    def handle(request: BaseHTTPRequestHandler) -> None:
+        time.sleep(delay)
+        request.send_response(200)
+        request.send_header("Content-Type", "application/rss+xml; charset=utf-8")
+        request.send_header("Content-Length", str(len(body)))
+        request.end_headers()
+        request.wfile.write(body)
+
+    return handle
 
 
 class _SlowHandler:
@@ -274,17 +291,32 @@ def monitor_env(database_url: str, tmp_path: Path, smtp_port: int, **extra: str)
     return env
 
 
+_SMALL_BATCHES = """
+import sys
+import monitor.pipeline
+monitor.pipeline.BATCH = int(sys.argv.pop(1))
+sys.argv[0] = "news-monitor"
+from monitor.cli import main
+main()
+"""
+
+
 class Monitor:
     """One ``python -m monitor ARGS`` process; its stderr goes to a log file."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, *args: str) -> None:
+    def __init__(
+        self, env: dict[str, str], log_path: Path, *args: str, claim_batch: int | None = None
+    ) -> None:
         self.args = args
         self.log_path = log_path
         self._log: IO[bytes] = log_path.open("ab")
         self._log.write(f"\n==== {' '.join(args)}\n".encode())
         self._log.flush()
+        command = [sys.executable, "-m", "monitor", *args]
+        if claim_batch is not None:  # small claims, so that several processes contend
+            command = [sys.executable, "-c", _SMALL_BATCHES, str(claim_batch), *args]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "monitor", *args],
+            command,
             env=env,
             stdout=self._log,
             stderr=self._log,
