@@ -223,25 +223,26 @@ class _SlowHandler:
         self.server = server
 
     async def handle_DATA(self, smtp: SMTP, session: Session, envelope: Envelope) -> str:
-        with self.server.lock:
-            self.server.data_started += 1
-            delay = self.server.delay
-        if delay:
-            await asyncio.sleep(delay)
         content = envelope.original_content or b""
         message = email.message_from_bytes(content, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
         with self.server.lock:
+            self.server.data_started += 1
+            delay = self.server.delay
+            # Kept before the reply: a client killed while we stall never sees the "250",
+            # but the message is delivered all the same (the documented duplicate window).
             for rcpt in envelope.rcpt_tos:
                 self.server.messages.append((rcpt, message))
+        if delay:
+            await asyncio.sleep(delay)
         return "250 Message accepted"
 
 
 class SlowSMTP:
-    """aiosmtpd on loopback; ``delay`` seconds of stalling before each message is accepted.
+    """aiosmtpd on loopback that keeps each message, then stalls ``delay`` seconds before "250".
 
-    A client killed while the server stalls leaves a message the server keeps: the
-    documented duplicate window (the retry carries the same Message-ID).
+    A client killed while the server stalls leaves a message the server kept: the
+    documented duplicate window (the retry must carry the same Message-ID).
     """
 
     def __init__(self) -> None:
