@@ -245,7 +245,7 @@ def build() -> list[Row]:
             if (
                 not flags
                 and _CYRILLIC_NAME.match(form)
-                and source.startswith(("cldr", "curated:terr", "curated:uk"))
+                and source.startswith(("cldr", "curated:terr", "curated:uk", "curated:ru_words"))
             ):
                 flags = "cs"  # Russian/Ukrainian names are always capitalised: «Кубы» not «кубы»
             if source.startswith("cldr") and len(key_form) < MIN_FORM_LENGTH and not flags:
