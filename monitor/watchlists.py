@@ -541,8 +541,11 @@ class WatchlistRegistry:
 # --- editing ------------------------------------------------------------------------------
 
 
-def add_keywords(path: Path, terms: Iterable[str]) -> Watchlist:
-    """Append terms to ``keywords:`` (skipping ones already there); comments are kept."""
+def add_keywords(path: Path, terms: Iterable[str], *, case_sensitive: bool = False) -> Watchlist:
+    """Append terms to ``keywords:`` (skipping ones already there); comments are kept.
+
+    ``case_sensitive`` writes each as ``{term: …, case: sensitive}``.
+    """
     wanted = list(terms)
 
     def edit(data: CommentedMap) -> None:
@@ -552,7 +555,12 @@ def add_keywords(path: Path, terms: Iterable[str]) -> Watchlist:
         existing = {_term_text(item) for item in keywords}
         for term in wanted:
             if term not in existing:
-                keywords.append(term)
+                if case_sensitive:
+                    item = CommentedMap([("term", term), ("case", "sensitive")])
+                    item.fa.set_flow_style()
+                    keywords.append(item)
+                else:
+                    keywords.append(term)
                 existing.add(term)
 
     return _edit(path, edit)

@@ -151,3 +151,14 @@ def test_help(args: list[str]) -> None:
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0
     assert "Usage: cli watchlist" in result.output or "Usage: cli" in result.output
+
+
+def test_add_case_sensitive_keyword(run: CliRunner, watchlists_dir: Path) -> None:
+    path = watchlists_dir / "recruitment.yaml"
+    result = run.invoke(
+        cli, ["watchlist", "add-keyword", "recruitment", "--case-sensitive", "Wagner"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "  - {term: Wagner, case: sensitive}\n" in path.read_text(encoding="utf-8")
+    shown = run.invoke(cli, ["watchlist", "show", "recruitment", "--json"])
+    assert '"Wagner"' in shown.output

@@ -168,11 +168,17 @@ def check(files: tuple[Path, ...]) -> None:
 @watchlist.command("add-keyword")
 @click.argument("name")
 @click.argument("terms", nargs=-1, required=True)
-def add_keyword(name: str, terms: tuple[str, ...]) -> None:
-    """Add keywords (terms or phrases; a trailing * makes a prefix) to a watchlist."""
+@click.option(
+    "--case-sensitive", is_flag=True, help="Match only with the capitals as written (Wagner)."
+)
+def add_keyword(name: str, terms: tuple[str, ...], case_sensitive: bool) -> None:
+    """Add keywords (terms or phrases; a trailing * makes a prefix) to a watchlist.
+
+    Russian and other Cyrillic words also match their inflected forms.
+    """
     before = _find(name)
     with user_errors():
-        after = add_keywords(before.path, terms)
+        after = add_keywords(before.path, terms, case_sensitive=case_sensitive)
     old = {t.text for t in before.keywords}
     added = [t.text for t in after.keywords if t.text not in old]
     _report("Added", "keyword", added, after, [t for t in terms if t not in added], "already there")
