@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pycountry
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from monitor.matching.gazetteer import UnknownCountry, load_gazetteer
 
@@ -147,3 +149,38 @@ def test_the_committed_data_is_what_the_generator_makes() -> None:
 
     committed = build_gazetteer.OUTPUT.read_text(encoding="utf-8")
     assert build_gazetteer.render(build_gazetteer.build()) == committed
+
+
+_FILLER = st.lists(
+    st.sampled_from(
+        ["the", "men", "from", "и", "из", "работа", "said", "on", "Monday", "—", ",", "«"]
+    ),
+    max_size=6,
+)
+_NAMES = st.sampled_from(
+    [
+        ("Nepal", "NP"),
+        ("O‘zbekiston", "UZ"),
+        ("Узбекистане", "UZ"),
+        ("Qazaqstan", "KZ"),
+        ("Kyrgyzstani", "KG"),
+        ("Шри-Ланки", "LK"),
+        ("South Sudan", "SS"),
+        ("North Korean", "KP"),
+        ("Абхазии", "XA"),
+        ("Côte d’Ivoire", "CI"),
+    ]
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(before=_FILLER, name=_NAMES, after=_FILLER, upper=st.booleans())
+def test_a_name_among_any_words_is_found_where_it_stands(
+    before: list[str], name: tuple[str, str], after: list[str], upper: bool
+) -> None:
+    form, code = name
+    form = form.upper() if upper else form
+    prefix = " ".join(before) + " " if before else ""
+    text = prefix + form + (" " + " ".join(after) if after else "")
+    hits = load_gazetteer().find(text)
+    assert [(h.code, text[h.start : h.end]) for h in hits] == [(code, form)]
