@@ -144,3 +144,21 @@ def test_same_capitals() -> None:
     assert same_capitals("chad", "chad")
     assert same_capitals("Papua New Guinea", "Papua New Guinea")
     assert not same_capitals("Papua new Guinea", "Papua New Guinea")
+
+
+_CODE_PAGE_TEXT = st.text(
+    alphabet=st.sampled_from(
+        list("abcXYZ éÉüß’“”–—…,.;: \n\t\u00a0-'_") + list("абвЁёЖжЙй«»№ї") + ["µ", "\u00ad"]
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_CODE_PAGE_TEXT)
+def test_the_byte_roads_map_every_word_back(text: str) -> None:
+    normalized = normalize_text(text)
+    assert normalized.text == module._general(text).text
+    for m in re.finditer(r"\S+", normalized.text):
+        start, end = normalized.to_original(m.start(), m.end())
+        assert normalize(text[start:end]) == m.group()
