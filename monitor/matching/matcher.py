@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import ahocorasick
 
@@ -94,21 +94,27 @@ class _Scan:
     texts: dict[Where, Normalized]
     term_hits: dict[int, list[TermHit]]
     countries: list[CountryHit]
-    _sentences: dict[Where, list[int]] | None = None
+    _sentences: dict[Where, list[int]] = field(default_factory=dict)
+    _keys: dict[tuple[Where, int], tuple[Where, int]] = field(default_factory=dict)
 
-    def sentence_of(self, where: Where, offset: int) -> tuple[Where, int]:
-        if self._sentences is None:
-            self._sentences = {}
+    def _starts(self, where: Where) -> list[int]:
         starts = self._sentences.get(where)
         if starts is None:
             starts = _sentence_starts(self.texts[where].original)
             self._sentences[where] = starts
-        return where, bisect_right(starts, offset) - 1
+        return starts
+
+    def sentence_of(self, where: Where, offset: int) -> tuple[Where, int]:
+        """The sentence an offset falls in, as (where, index); remembered per scan."""
+        key = (where, offset)
+        found = self._keys.get(key)
+        if found is None:
+            found = (where, bisect_right(self._starts(where), offset) - 1)
+            self._keys[key] = found
+        return found
 
     def sentence_span(self, where: Where, index: int) -> tuple[int, int]:
-        self.sentence_of(where, 0)
-        assert self._sentences is not None
-        starts = self._sentences[where]
+        starts = self._starts(where)
         original = self.texts[where].original
         end = starts[index + 1] if index + 1 < len(starts) else len(original)
         return starts[index], end

@@ -220,14 +220,15 @@ def normalize(text: str) -> str:
 
 def normalize_text(text: str) -> Normalized:
     """Normalise ``text`` and keep what is needed to map offsets back to it."""
-    if not text.isascii():
-        # English with curly quotes and dashes: those become spaces anyway, one for one
-        plain = text
-        for char in _ASCII_LOOKALIKES:
-            if char in plain:
-                plain = plain.replace(char, " ")
-        if plain.isascii():
-            return _byte_road(text, plain.encode("ascii"), *_BYTE_TABLES[0][:2])
+    if text.isascii():
+        return _byte_road(text, text.encode("ascii"), *_BYTE_TABLES[0][:2])
+    # English with curly quotes and dashes: those become spaces anyway, one for one
+    plain = text
+    for char in _ASCII_LOOKALIKES:
+        if char in plain:
+            plain = plain.replace(char, " ")
+    if plain.isascii():
+        return _byte_road(text, plain.encode("ascii"), *_BYTE_TABLES[0][:2])
     for codec, table, unsafe in _BYTE_TABLES:
         # Western European and Cyrillic texts: fold as bytes, at C speed, byte for character
         try:
