@@ -4,7 +4,9 @@ A term is one or more words, normalised like article text. A trailing ``*`` make
 prefix (``recruit*`` → recruit, recruits, recruiters). A Cyrillic word without ``*`` matches its
 inflected forms: it is reduced to its Snowball stem and may be followed by a short ending
 (``наёмничество`` → наёмничества, наёмничеством; ``завербовали`` → завербовать, завербован);
-``exact: true`` turns that off. Other words match whole words only (``mercenary`` does not match
+``exact: true`` turns that off. The stemmer is Russian's: Ukrainian words are stemmed too, less
+well (вербування → вербуванням works, найманець → найманці does not), so write Ukrainian families
+with ``*`` (``найман*``). Other words match whole words only (``mercenary`` does not match
 ``mercenaries``: write ``mercenar*``). ``case: sensitive`` requires the capitals as written.
 """
 
