@@ -174,3 +174,12 @@ def test_help(args: list[str]) -> None:
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0
     assert "Usage:" in result.output
+
+
+def test_match_url_that_fails_is_one_line(run: CliRunner, feed_server: FeedServer) -> None:
+    url = feed_server.add("/gone", Resource(body=b"no", status=404, content_type="text/plain"))
+    result = run.invoke(cli, ["match", "--url", url])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: ")
+    assert "404" in result.output
+    assert len(result.output.splitlines()) == 1
