@@ -198,14 +198,22 @@ def entry_identity(guid: str | None, link: str | None, title: str, published: st
 
     Ids longer than 1,000 characters are replaced by their SHA-256 (the column holds 1,024).
     """
+    identity = guid_or_link_identity(guid, link)
+    if identity is not None:
+        return identity
+    digest = hashlib.sha256(f"{title}\n{published or ''}".encode()).hexdigest()
+    return "sha256:" + digest
+
+
+def guid_or_link_identity(guid: str | None, link: str | None) -> str | None:
+    """``entry_identity`` when the entry has a guid or a link (None otherwise)."""
     for candidate in (guid, link):
         if candidate and candidate.strip():
             value = candidate.strip()
             if len(value) > 1000:
                 return "sha256:" + hashlib.sha256(value.encode()).hexdigest()
             return value
-    digest = hashlib.sha256(f"{title}\n{published or ''}".encode()).hexdigest()
-    return "sha256:" + digest
+    return None
 
 
 _COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")

@@ -21,6 +21,7 @@ can call it from a plain thread.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import random
@@ -58,6 +59,7 @@ POOL_MIN_FEEDS = 32  # below this, parsing on a thread beats starting worker pro
 STORY_WINDOW = timedelta(days=30)  # near-duplicates are looked for among this recent past
 COMMIT_EVERY = 64  # feeds stored per transaction when they come in fast
 COMMIT_WAIT = 0.25  # seconds to wait for more finished feeds before a commit
+KNOWN_IDS = 500  # latest stored entry ids handed to the parser (which skips them)
 MOVE_AFTER = 2  # permanent redirects seen this many polls in a row update the stored URL
 FULL_TEXT_MIN_GAIN = 1.2  # the extracted page replaces the feed text when this much longer
 
@@ -236,15 +238,17 @@ async def _poll_batch(
                 return Fetched(feed, error=exc)
             if result.not_modified:
                 return Fetched(feed, result=result)
+            # Entries already stored are only counted by the parser, not normalised again.
+            with sessions() as session:
+                known = frozenset(store.recent_entry_ids(session, feed.id, KNOWN_IDS))
+            parse = functools.partial(
+                parse_feed, result.body, result.headers, result.final_url, known=known
+            )
             try:
                 if pool is not None:
-                    parsed = await loop.run_in_executor(
-                        pool, parse_feed, result.body, result.headers, result.final_url
-                    )
+                    parsed = await loop.run_in_executor(pool, parse)
                 else:
-                    parsed = await asyncio.to_thread(
-                        parse_feed, result.body, result.headers, result.final_url
-                    )
+                    parsed = await asyncio.to_thread(parse)
             except ParseError as exc:
                 return Fetched(feed, result=result, error=exc)
             except Exception as exc:  # a parser library crashing on hostile bytes
@@ -460,7 +464,7 @@ def _record_success(
                 log_event(log, "feed_validators_stale", logging.WARNING, feed_url=feed.url, new=new)
         if feed.title is None and parsed.title:
             values["title"] = parsed.title[:500]
-        dates = [e.published_at for e in parsed.entries if e.published_at is not None]
+        dates = list(parsed.dates)
         interval = schedule.healthy_interval(
             interval, pinned=feed.interval_pinned, entry_dates=dates
         )

@@ -236,3 +236,26 @@ def test_fast_path_agrees_on_a_varied_rss_feed() -> None:
     assert first.canonical_url == "https://desk.example.org/a/1"
     assert first.author == "Desk 1" and first.language == "en"
     assert first.text.startswith("Full text 1: recruiters")
+
+
+def test_known_entries_are_counted_not_normalised() -> None:
+    body = (DATA / "recruitment.rss").read_bytes()
+    full = parse_feed(body, RSS, "https://steppe.example.org/rss", now=NOW)
+    partial = parse_feed(
+        body,
+        RSS,
+        "https://steppe.example.org/rss",
+        now=NOW,
+        known=frozenset({"steppe-1001", "other"}),
+    )
+    assert [e.entry_id for e in partial.entries] == ["steppe-1002", "steppe-1003"]
+    assert partial.entries == full.entries[1:]
+    assert partial.known == 1
+    assert (
+        partial.dates
+        == full.dates
+        == (
+            datetime(2025, 7, 9, 7, 15, tzinfo=UTC),
+            datetime(2025, 7, 8, 8, 0, tzinfo=UTC),
+        )
+    )

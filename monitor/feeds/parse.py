@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,6 +30,7 @@ from monitor.articles import (
     canonical_url,
     detect_language,
     entry_identity,
+    guid_or_link_identity,
     html_to_text,
     normalised_words,
     words_hash,
@@ -73,6 +74,8 @@ class ParsedFeed:
     ttl_minutes: int | None
     entries: tuple[Entry, ...]
     warning: str | None = None
+    known: int = 0  # entries skipped because the caller already has them (``known``)
+    dates: tuple[datetime, ...] = ()  # the dates of all entries, known ones included
 
 
 def parse_feed(
@@ -82,6 +85,7 @@ def parse_feed(
     *,
     now: datetime | None = None,
     fast: bool = True,
+    known: frozenset[str] = frozenset(),
 ) -> ParsedFeed:
     """Parse a feed body; raise ``ParseError`` (kind empty, not_a_feed, hostile_xml, parse_error)."""
     now = now or datetime.now(UTC)
@@ -108,7 +112,7 @@ def parse_feed(
             site_url=simple.site_url,
             language=simple.language,
             ttl_minutes=_int(simple.ttl),
-            entries=tuple(_unique(tuple(_entry(e, simple.language, now) for e in simple.entries))),
+            **_entries(simple.entries, simple.language, now, known),
             warning=warning,
         )
     parsed = feedparser.parse(
@@ -135,14 +139,14 @@ def parse_feed(
         warning = f"{warning}; {problem}" if warning else problem
     feed = parsed.feed
     language = feed.get("language") or None
-    entries = tuple(_entry(_raw(item, url), language, now) for item in parsed.entries)
+    found = _entries([_raw(item, url) for item in parsed.entries], language, now, known)
     return ParsedFeed(
         format=str(parsed.version),
         title=html_to_text(feed.get("title", "")) or None,
         site_url=feed.get("link") or None,
         language=language,
         ttl_minutes=_int(feed.get("ttl")),
-        entries=tuple(_unique(entries)),
+        **found,
         warning=warning,
     )
 
@@ -251,6 +255,25 @@ def _raw(item: Any, feed_url: str) -> RawEntry:
     )
 
 
+def _entries(
+    raws: Sequence[RawEntry], feed_language: str | None, now: datetime, known: frozenset[str]
+) -> dict[str, Any]:
+    """Normalised entries, except those whose id is already ``known`` (only counted)."""
+    entries: list[Entry] = []
+    dates: list[datetime] = []
+    skipped = 0
+    for raw in raws:
+        when = _date(raw.date, now)
+        if when is not None:
+            dates.append(when)
+        identity = guid_or_link_identity(raw.guid, raw.link)
+        if identity is not None and identity in known:
+            skipped += 1
+            continue
+        entries.append(_entry(raw, feed_language, now))
+    return {"entries": tuple(_unique(tuple(entries))), "known": skipped, "dates": tuple(dates)}
+
+
 def _entry(raw: RawEntry, feed_language: str | None, now: datetime) -> Entry:
     title = html_to_text(raw.title)
     text = html_to_text(raw.body) if raw.body else ""
@@ -345,6 +368,7 @@ def parse_json_feed(body: bytes, url: str, *, now: datetime | None = None) -> Pa
         language=feed_language,
         ttl_minutes=None,
         entries=tuple(_unique(tuple(entries))),
+        dates=tuple(e.published_at for e in entries if e.published_at is not None),
     )
 
 

@@ -393,6 +393,18 @@ def article_stats(session: Session, feed_id: int) -> int:
     return int(session.scalar(select(func.count()).where(Article.feed_id == feed_id)) or 0)
 
 
+def recent_entry_ids(session: Session, feed_id: int, limit: int) -> list[str]:
+    """The ids of the feed's latest stored entries."""
+    return list(
+        session.scalars(
+            select(Article.entry_id)
+            .where(Article.feed_id == feed_id)
+            .order_by(Article.id.desc())
+            .limit(limit)
+        )
+    )
+
+
 def recent_entry_dates(session: Session, feed_id: int, limit: int = 20) -> list[datetime]:
     return list(
         session.scalars(
