@@ -77,6 +77,7 @@ def _sentence_starts(text: str) -> list[int]:
 
 
 _WHITESPACE = re.compile(r"\s")
+_OTHER_SPACE = re.compile(r"[^\S ]")
 
 
 @dataclass(frozen=True)
@@ -493,29 +494,33 @@ def _snippet(
     terms: list[TermHit], countries: list[CountryHit], scan: _Scan
 ) -> tuple[str, tuple[tuple[int, int], ...]]:
     """The best sentence with every hit in it highlighted (offsets into the snippet)."""
-    spans = [(h.where, h.start, h.end, 1.0) for h in terms]
-    spans += [(c.where, c.start, c.end, 1.0) for c in countries]
-    if not spans:
+    if not terms and not countries:
         return "", ()
-    weights: dict[tuple[Where, int], float] = {}
-    kinds: dict[tuple[Where, int], set[str]] = {}
+    counts: dict[tuple[Where, int], list[int]] = {}
     for hit in terms:
-        key = scan.sentence_of(hit.where, hit.start)
-        weights[key] = weights.get(key, 0.0) + 1.0
-        kinds.setdefault(key, set()).add("term")
+        count = counts.setdefault(scan.sentence_of(hit.where, hit.start), [0, 0])
+        count[0] += 1
     for country in countries:
-        key = scan.sentence_of(country.where, country.start)
-        weights[key] = weights.get(key, 0.0) + 1.0
-        kinds.setdefault(key, set()).add("country")
+        count = counts.setdefault(scan.sentence_of(country.where, country.start), [0, 0])
+        count[1] += 1
     # prefer sentences with both kinds, then more hits, then the body, then earlier
     best = max(
-        weights,
-        key=lambda k: (len(kinds[k]), weights[k], k[0] == "body", -k[1]),
+        counts,
+        key=lambda k: (
+            (counts[k][0] > 0) + (counts[k][1] > 0),
+            counts[k][0] + counts[k][1],
+            k[0] == "body",
+            -k[1],
+        ),
     )
     where, index = best
     original = scan.texts[where].original
     start, end = scan.sentence_span(where, index)
-    inside = sorted((s, e) for w, s, e, _ in spans if w == where and start <= s and e <= end)
+    spans = sorted(
+        [(h.start, h.end) for h in terms if h.where == where]
+        + [(c.start, c.end) for c in countries if c.where == where]
+    )
+    inside = [(s, e) for s, e in spans if start <= s and e <= end]
     if end - start > SNIPPET_LENGTH:
         first = inside[0][0] if inside else start
         start = max(start, first - SNIPPET_LENGTH // 3)
@@ -528,14 +533,15 @@ def _snippet(
             space = original.rfind(" ", start, end)
             end = space if space > start else end
     raw = original[start:end]
-    text = _WHITESPACE.sub(" ", raw)  # one character for one: offsets stay valid
+    # one character for one: offsets stay valid
+    text = _WHITESPACE.sub(" ", raw) if _OTHER_SPACE.search(raw) else raw
     lead = len(text) - len(text.lstrip())
     text = text.strip()
     prefix = "…" if start > 0 and scan.sentence_span(where, index)[0] < start else ""
     suffix = "…" if end < scan.sentence_span(where, index)[1] and end < len(original) else ""
     shift = start + lead - len(prefix)
     highlights: list[tuple[int, int]] = []
-    for s, e in sorted((s, e) for w, s, e, _ in spans if w == where):
+    for s, e in spans:
         if s >= start and e <= end:
             span = (s - shift, e - shift)
             if highlights and span[0] <= highlights[-1][1]:
