@@ -2,16 +2,17 @@
 
     python -m benchmarks.poll [--feeds 2000] [--entries 20] [--concurrency 20] [--reader-workers 1]
 
-A separate process serves the feeds (HTTP/1.1 keep-alive, ETag, about 17 KB of RSS
+A separate process serves the feeds (HTTP/1.1 keep-alive, ETag, about 19 KB of RSS
 with 20 entries each). Cycle 1: every feed is new. Cycle 2: half the feeds changed
 (two new entries), the other half answer 304 Not Modified. Each side runs in its
 own fresh process on its own SQLite file, so peak RSS is its own:
 
 - news-monitor: ``poll_due_feeds(app, all_feeds=True)`` with the repository's
-  watchlists (so matching and story grouping are included in the time);
+  watchlists (so matching and story grouping are included in the time; pass
+  ``--watchlists EMPTY_DIR`` to leave matching out, as reader has none);
 - reader: ``update_feeds(workers=N, scheduled=False)`` (it does not match).
 
-Prints the wall time of each cycle, the peak RSS (main process; parse workers
+Prints the wall time of each cycle, the peak RSS (main process, and sampled with its
 separately), and the ratios. ``pip install -e '.[bench]'`` installs ``reader``.
 """
 
@@ -239,7 +240,7 @@ class TreeRSS:
 # ---------------------------------------------------------------- the two clients
 
 
-def run_monitor(urls: list[str], cycle: Any, concurrency: int, out: Any) -> None:
+def run_monitor(urls: list[str], cycle: Any, concurrency: int, watchlists: str, out: Any) -> None:
     from monitor.app import App
     from monitor.config import Settings
     from monitor.pipeline import poll_due_feeds
@@ -249,7 +250,7 @@ def run_monitor(urls: list[str], cycle: Any, concurrency: int, out: Any) -> None
     folder = Path(tempfile.mkdtemp(prefix="bench-monitor-"))
     settings = Settings(
         database_url=f"sqlite:///{folder / 'monitor.db'}",
-        watchlists_dir=Path(__file__).resolve().parent.parent / "watchlists",
+        watchlists_dir=Path(watchlists),
         outbox_dir=folder / "outbox",
         allow_private_addresses=True,
         import_default_feeds=False,
@@ -315,6 +316,11 @@ def main() -> None:
     parser.add_argument("--reader-workers", type=int, default=1)
     parser.add_argument("--runs", type=int, default=1, help="repeat each side; medians printed")
     parser.add_argument("--skip-reader", action="store_true")
+    parser.add_argument(
+        "--watchlists",
+        default=str(Path(__file__).resolve().parent.parent / "watchlists"),
+        help="watchlists folder (an empty folder: no matching, like reader)",
+    )
     args = parser.parse_args()
 
     context = mp.get_context("spawn")
@@ -330,7 +336,10 @@ def main() -> None:
     size = len(feed_body(0, 0, args.entries))
     print(f"{args.feeds} feeds x {args.entries} entries, about {size / 1024:.1f} KB each")
 
-    ours = [in_process(run_monitor, urls, cycle, args.concurrency) for _ in range(args.runs)]
+    ours = [
+        in_process(run_monitor, urls, cycle, args.concurrency, args.watchlists)
+        for _ in range(args.runs)
+    ]
     first = statistics.median(r[0][0] for r in ours)
     second = statistics.median(r[0][1] for r in ours)
     rss = max(r[1] for r in ours)
