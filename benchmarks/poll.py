@@ -13,7 +13,7 @@ own fresh process on its own SQLite file, so peak RSS is its own:
 - reader: ``update_feeds(workers=N, scheduled=False)`` (it does not match).
 
 Prints the wall time of each cycle, the peak RSS (main process, and sampled with its
-separately), and the ratios. ``pip install -e '.[bench]'`` installs ``reader``.
+parse workers), and the ratios. ``pip install -e '.[bench]'`` installs ``reader``.
 """
 
 from __future__ import annotations
