@@ -55,6 +55,9 @@ log = logging.getLogger("monitor.pipeline")
 
 LEASE = timedelta(minutes=15)
 BATCH = 1000
+# A batch is at most this many rounds of concurrent fetches, so even when every fetch
+# hits the total time limit (20 x 30 s by default) the batch ends inside its lease.
+ROUNDS_PER_BATCH = 20
 POOL_MIN_FEEDS = 32  # below this, parsing on a thread beats starting worker processes
 STORY_WINDOW = timedelta(days=30)  # near-duplicates are looked for among this recent past
 COMMIT_EVERY = 64  # feeds stored per transaction when they come in fast
@@ -139,7 +142,7 @@ def poll_due_feeds(app: App, *, all_feeds: bool = False, now: datetime | None = 
                     owner=owner,
                     lease=_lease(app.settings),
                     all_feeds=all_feeds,
-                    limit=BATCH,
+                    limit=min(BATCH, app.settings.fetch_concurrency * ROUNDS_PER_BATCH),
                 )
             if not claimed:
                 break
