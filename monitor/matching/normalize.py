@@ -26,6 +26,8 @@ import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from itertools import accumulate, count
+from operator import add, sub
 
 __all__ = ["Normalized", "normalize", "normalize_text", "same_capitals"]
 
@@ -162,29 +164,45 @@ class Normalized:
 
     @cached_property
     def _breakpoints(self) -> tuple[list[int], list[int]]:
-        """At normalised offset ``points[k]`` and after, original = normalised + ``shifts[k]``."""
-        points: list[int] = []
-        shifts: list[int] = []
-        removed = 0
+        """At normalised offset ``points[k]`` and after, original = normalised + ``shifts[k]``.
+
+        The runs of spaces that were collapsed are found by one regular expression; the sums
+        are taken by ``map`` and ``accumulate`` (no Python loop per run: an article has dozens).
+        """
         folded: str | bytes = self.folded_bytes if self.folded_bytes is not None else self.folded
         end = len(folded)
         lead = end - len(folded.lstrip())
-        runs = [(0, lead)] if lead else []
-        if isinstance(folded, bytes):  # only spaces are left in the code-page road's bytes
-            runs += [m.span() for m in _LONG_SPACES.finditer(folded, lead)]
-        else:
-            runs += [m.span() for m in _LONG_RUN.finditer(folded, lead)]
         tail = len(folded.rstrip())
-        if tail < end and (not runs or runs[-1][1] != end):
-            runs.append((tail, end))
-        for a, b in runs:
-            kept = 0 if a == 0 or b == end else 1
-            if b - a == kept:
-                continue
-            removed += (b - a) - kept
-            points.append(b - removed)
-            shifts.append(removed)
+        if lead == end:
+            return [], []
+        # runs strictly inside keep one space; the leading and trailing runs keep none
+        if isinstance(folded, bytes) and b"   " not in folded:
+            # the common case: every inner run is two spaces ("word. Word" folded), so the
+            # lengths of the pieces between them give the points (str.split is C speed)
+            pieces = folded[lead:tail].split(b"  ")
+            points = [0, *map(add, accumulate(map(len, pieces[:-1])), count(1))]
+            shifts = list(range(lead, lead + len(pieces)))
+        else:
+            points, shifts = self._runs(folded, lead, tail)
+        if tail < end:
+            points.append(end - (shifts[-1] + end - tail))
+            shifts.append(shifts[-1] + end - tail)
+        if not lead:
+            del points[0], shifts[0]
         return points, shifts
+
+    @staticmethod
+    def _runs(folded: str | bytes, lead: int, tail: int) -> tuple[list[int], list[int]]:
+        """Points and shifts of the inner runs, with the leading run first (see above)."""
+        if isinstance(folded, bytes):  # only spaces are left in the code-page road's bytes
+            spans = [match.span() for match in _LONG_SPACES.finditer(folded, lead, tail)]
+        else:
+            spans = [match.span() for match in _LONG_RUN.finditer(folded, lead, tail)]
+        ends = [end for _, end in spans]
+        # shift k = lead + (lengths of runs 0..k) - (k + 1 spaces kept)
+        lengths = [end - start for start, end in spans]
+        shifts = list(map(sub, accumulate(lengths, initial=lead), count()))
+        return [0, *map(sub, ends, shifts[1:])], shifts
 
     def to_original(self, start: int, end: int) -> tuple[int, int]:
         """The span of the original text that ``text[start:end]`` came from (``end > start``)."""
