@@ -326,26 +326,39 @@ def merge_stories(session: Session, old_story: int, new_story: int) -> None:
 
 
 def new_stories(session: Session, fingerprints: Sequence[str | None], now: datetime) -> list[int]:
-    """Insert one story per fingerprint; their ids in the same order."""
+    """Insert one story per fingerprint; their ids in the same order.
+
+    RETURNING without ``sort_by_parameter_order`` lets SQLAlchemy send one multi-row
+    INSERT instead of one per row on SQLite; the ids are then matched back by
+    fingerprint (stories with the same fingerprint are interchangeable when new).
+    """
     if not fingerprints:
         return []
     table = cast(Table, Story.__table__)
     rows = session.connection().execute(
-        insert(table).returning(table.c.id, sort_by_parameter_order=True),
+        insert(table).returning(table.c.id, table.c.fingerprint),
         [{"fingerprint": f, "created_at": now} for f in fingerprints],
     )
-    return [row[0] for row in rows]
+    by_fingerprint: dict[str | None, list[int]] = defaultdict(list)
+    for story_id, fingerprint in rows:
+        by_fingerprint[fingerprint].append(story_id)
+    return [by_fingerprint[f].pop() for f in fingerprints]
 
 
 def insert_articles(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
-    """Insert articles; their ids in the same order."""
+    """Insert articles of one feed (distinct entry ids); their ids in the same order.
+
+    Matched back by entry id, so the INSERT can be one multi-row statement (see
+    ``new_stories``).
+    """
     if not rows:
         return []
     table = cast(Table, Article.__table__)
     result = session.connection().execute(
-        insert(table).returning(table.c.id, sort_by_parameter_order=True), list(rows)
+        insert(table).returning(table.c.id, table.c.entry_id), list(rows)
     )
-    return [row[0] for row in result]
+    ids = {entry_id: article_id for article_id, entry_id in result}
+    return [ids[row["entry_id"]] for row in rows]
 
 
 def insert_story_keys(session: Session, rows: Sequence[tuple[int, str]]) -> None:
