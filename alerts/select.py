@@ -34,9 +34,11 @@ MAX_SNIPPET = 600
 UNTITLED = "(untitled)"
 
 
-def undelivered_items(session: Session, watchlist: str, recipient: str) -> list[DigestItem]:
-    """The items ``recipient`` has not yet been sent for ``watchlist``."""
-    records = store.undelivered_matches(session, watchlist, recipient)
+def undelivered_items(
+    session: Session, watchlist: str, recipient: str, since: datetime | None = None
+) -> list[DigestItem]:
+    """The items ``recipient`` has not yet been sent for ``watchlist`` (stored since ``since``)."""
+    records = store.undelivered_matches(session, watchlist, recipient, since)
     return items_from_records(records, _sources(session, records))
 
 

@@ -212,7 +212,8 @@ def _write_digests(
         if not address or address.lower() in seen or address.lower() in left:
             continue
         seen.add(address.lower())
-        items = undelivered_items(session, watchlist.slug, address)
+        since = store.subscribed_since(session, watchlist.slug, address, now)
+        items = undelivered_items(session, watchlist.slug, address, since)
         if not items and not send_empty:
             continue
         content = build_content(watchlist, address, items, now)

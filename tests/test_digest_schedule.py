@@ -24,7 +24,14 @@ from alerts.service import queue_digests, run_due_digests, unsubscribe
 from monitor.app import App
 from monitor.schedules import parse_schedule
 from monitor.store.models import Digest
-from tests.test_alerts_support import ALICE, BOB, add_match, make_app, make_watchlist
+from tests.test_alerts_support import (
+    ALICE,
+    BOB,
+    add_match,
+    make_app,
+    make_watchlist,
+    write_watchlist,
+)
 
 BERLIN = ZoneInfo("Europe/Berlin")
 ZONES = ["Europe/Berlin", "America/New_York", "Australia/Sydney", "Asia/Kathmandu", "UTC"]
@@ -277,4 +284,30 @@ def test_a_recipient_whose_case_changes_gets_nothing_twice(
     app.close()
     app = _app(make_settings, sqlite_url, recipients=["alice@example.org"])
     assert queue_digests(app, now=now + timedelta(hours=1)) == []
+    app.close()
+
+
+def test_a_recipient_added_later_gets_new_matches_not_the_history(
+    make_settings: Any, database_url: str
+) -> None:
+    """Adding a colleague to a watchlist does not mail them everything it ever matched."""
+    settings = make_settings(database_url)
+    app = make_app(settings, [make_watchlist(recipients=[ALICE])])
+    day = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)  # 08:00 Berlin is 07:00 UTC in March
+    _match(app, "Old story from last year", day - timedelta(days=300))
+    _match(app, "Yesterday's recruits", day - timedelta(hours=20))
+    first = run_due_digests(app, now=day)
+    assert [(c.recipient, c.matches) for c in first.created] == [(ALICE, 2)]
+
+    write_watchlist(settings.watchlists_dir, make_watchlist(recipients=[ALICE, BOB]))
+    assert app.watchlists.reload() == []
+    _match(app, "Today's recruits", day + timedelta(hours=5))
+    second = run_due_digests(app, now=day + timedelta(days=1))
+    assert sorted((c.recipient, c.matches) for c in second.created) == [(ALICE, 1), (BOB, 1)]
+    bob = [m for m in _emails(settings.outbox_dir) if m["To"] == BOB]
+    [message] = bob
+    body = message.get_body(preferencelist=("plain",))
+    assert body is not None
+    assert "Today's recruits" in body.get_content()
+    assert "Old story" not in body.get_content()
     app.close()

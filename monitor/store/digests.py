@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,6 +30,7 @@ from monitor.store.models import (
     DigestSchedule,
     Feed,
     Match,
+    Subscription,
     Unsubscribe,
 )
 
@@ -121,8 +122,11 @@ def _match_query() -> Any:
     )
 
 
-def undelivered_matches(session: Session, watchlist: str, recipient: str) -> list[MatchRecord]:
-    """The watchlist's matches (duplicates excluded) with no delivery row for ``recipient``.
+def undelivered_matches(
+    session: Session, watchlist: str, recipient: str, since: datetime | None = None
+) -> list[MatchRecord]:
+    """The watchlist's matches (duplicates excluded) with no delivery row for ``recipient``,
+    stored at or after ``since`` when given.
 
     Delivery rows key recipients in lower case, so ``Alice@x`` and ``alice@x`` are one reader.
     """
@@ -130,7 +134,30 @@ def undelivered_matches(session: Session, watchlist: str, recipient: str) -> lis
         Delivery.match_id == Match.id, Delivery.recipient == recipient.strip().lower()
     )
     query = _match_query().where(Match.watchlist == watchlist, ~delivered)
+    if since is not None:
+        query = query.where(Match.created_at >= since)
     return _records(session.execute(query).all())
+
+
+def subscribed_since(session: Session, watchlist: str, address: str, now: datetime) -> datetime:
+    """Since when ``address`` receives ``watchlist``'s matches; recorded on first sight.
+
+    A new recipient of a watchlist that has run before starts at its last run (the matches
+    the others are about to get); on a watchlist's first run, at the beginning of time.
+    """
+    key = address.strip().lower()
+    since = session.scalar(
+        select(Subscription.since).where(
+            Subscription.watchlist == watchlist, Subscription.address == key
+        )
+    )
+    if since is not None:
+        return since
+    last = last_run(session, watchlist)
+    since = last if last is not None else datetime(1970, 1, 1, tzinfo=UTC)
+    session.add(Subscription(watchlist=watchlist, address=key, since=since, created_at=now))
+    session.flush()
+    return since
 
 
 def matches_since(session: Session, watchlist: str, since: datetime) -> list[MatchRecord]:

@@ -234,6 +234,24 @@ class Unsubscribe(Base):
     created_at: Mapped[datetime]
 
 
+class Subscription(Base):
+    """Since when a recipient of a watchlist receives its matches.
+
+    Written the first time a digest is built for the address: a recipient added to a
+    watchlist that has already sent digests gets the matches from that watchlist's last
+    run on, not its whole history; on a watchlist's first run, everything stored so far.
+    """
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (UniqueConstraint("watchlist", "address", name="uq_subscriptions"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    watchlist: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str] = mapped_column(String(320))
+    since: Mapped[datetime]
+    created_at: Mapped[datetime]
+
+
 class DigestSchedule(Base):
     """When each watchlist's digest last ran: lets a missed slot run once at start."""
 

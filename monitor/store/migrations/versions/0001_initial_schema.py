@@ -88,6 +88,15 @@ def upgrade() -> None:
     with op.batch_alter_table('stories', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_stories_fingerprint'), ['fingerprint'], unique=False)
 
+    op.create_table('subscriptions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('watchlist', sa.String(length=200), nullable=False),
+    sa.Column('address', sa.String(length=320), nullable=False),
+    sa.Column('since', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('watchlist', 'address', name='uq_subscriptions')
+    )
     op.create_table('unsubscribes',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('address', sa.String(length=320), nullable=False),
@@ -192,6 +201,7 @@ def downgrade() -> None:
     op.drop_table('story_keys')
     op.drop_table('articles')
     op.drop_table('unsubscribes')
+    op.drop_table('subscriptions')
     with op.batch_alter_table('stories', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_stories_fingerprint'))
 
