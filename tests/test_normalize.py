@@ -144,6 +144,26 @@ def test_same_capitals() -> None:
     assert same_capitals("chad", "chad")
     assert same_capitals("Papua New Guinea", "Papua New Guinea")
     assert not same_capitals("Papua new Guinea", "Papua New Guinea")
+    assert same_capitals("Чад", "Чад")
+    assert not same_capitals("чад", "Чад")
+    assert same_capitals("iphone", "iPhone")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from(list("aAéÉчЧ1_ -'")), max_size=8),
+    st.text(alphabet=st.sampled_from(list("aAéÉчЧ1_ -'")), max_size=8),
+)
+def test_same_capitals_one_word_shortcut_agrees_with_the_word_by_word_rule(
+    surface: str, written: str
+) -> None:
+    words = [w for w in re.split(r"[\W_]+", written) if w]
+    seen = [w for w in re.split(r"[\W_]+", surface) if w]
+    expected = all(
+        not (word[:1].isupper() and not found[:1].isupper())
+        for word, found in zip(words, seen, strict=False)
+    )
+    assert same_capitals(surface, written) == expected
 
 
 _CODE_PAGE_TEXT = st.text(

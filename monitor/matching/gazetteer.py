@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from typing import NamedTuple
 
 import ahocorasick
 
@@ -56,9 +57,11 @@ class Cue:
     positive: bool
 
 
-@dataclass(frozen=True)
-class Candidate:
-    """A gazetteer key found in a normalised text: ``start``/``end`` are offsets into it."""
+class Candidate(NamedTuple):
+    """A gazetteer key found in a normalised text: ``start``/``end`` are offsets into it.
+
+    A named tuple: a matcher makes one per country name in every article (cheaper than a
+    frozen dataclass)."""
 
     form: int  # index into Gazetteer.forms
     where: Where
@@ -132,10 +135,13 @@ class Gazetteer:
             cue = self.cues[index]
             (positive if cue.positive else negative).add(cue.code)
         kept: list[tuple[Candidate, CountryForm, str, int, int]] = []
+        forms = self.forms
         for where in ("title", "body"):
-            here = sorted(
-                (c for c in candidates if c.where == where), key=lambda c: (c.start, -c.end)
-            )
+            here = [c for c in candidates if c.where == where]
+            if not here:
+                continue
+            if len(here) > 1:
+                here.sort(key=_start_then_longest)
             covered = (-1, -1)
             normalized = texts.get(where)
             if normalized is None:
@@ -146,7 +152,7 @@ class Gazetteer:
                     continue  # inside a longer match ("Guinea" in "Papua New Guinea")
                 if candidate.end > covered[1]:
                     covered = span
-                form = self.forms[candidate.form]
+                form = forms[candidate.form]
                 if not form.code:
                     continue  # a blocking phrase: "Indian Ocean"
                 if codes is not None and form.code not in codes:
@@ -171,7 +177,7 @@ class Gazetteer:
                 if form.code in negative:
                     continue
                 normalized = texts[candidate.where]
-                if _followed_by_capitalised(normalized, candidate.end):
+                if _followed_by_capitalised(normalized, candidate.end, end):
                     continue  # "Chad Le Clos", "Jordan Smith": a person
             hits.append(
                 CountryHit(form.code, self.name(form.code), surface, candidate.where, start, end)
@@ -204,13 +210,18 @@ def candidate_at(
     return Candidate(index, where, start, end - 1)
 
 
-def _followed_by_capitalised(normalized: Normalized, end: int) -> bool:
-    """Whether the next word in the original starts with a capital letter (a surname)."""
+def _start_then_longest(candidate: Candidate) -> tuple[int, int]:
+    return candidate.start, -candidate.end
+
+
+def _followed_by_capitalised(normalized: Normalized, end: int, original_end: int) -> bool:
+    """Whether the next word in the original starts with a capital letter (a surname).
+
+    ``end`` is the name's end in the normalised text, ``original_end`` in the original."""
     text = normalized.text
     if end >= len(text) - 1:
         return False
     nxt = end + 1  # the character after the space
-    _, original_end = normalized.to_original(end - 1, end)
     original_next, _ = normalized.to_original(nxt, nxt + 1)
     between = normalized.original[original_end:original_next]
     if any(mark in between for mark in ".,;:!?()\n—–"):

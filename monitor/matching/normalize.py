@@ -377,6 +377,8 @@ def same_capitals(surface: str, written: str) -> bool:
     For case-sensitive terms and names: ``Chad`` is the country, ``chad`` is not; an
     all-capitals headline (``CHAD``) still counts.
     """
+    if written.isalnum() and surface.isalnum():  # one word each (most names): no splitting
+        return not written[:1].isupper() or surface[:1].isupper()
     seen = [w for w in _WORD_SPLIT.split(surface) if w]
     for word, found in zip((w for w in _WORD_SPLIT.split(written) if w), seen, strict=False):
         if word[:1].isupper() and not found[:1].isupper():
