@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from itertools import accumulate, count
 from operator import add, sub
@@ -153,6 +153,8 @@ class Normalized:
     codec: str = ""
     starts: tuple[int, ...] | None = None
     folded_text: str | None = None
+    #: the byte road's folded text, stripped, split at its two-space runs (none longer)
+    pieces: list[bytes] | None = field(default=None, compare=False, repr=False)
 
     @cached_property
     def folded(self) -> str:
@@ -176,10 +178,10 @@ class Normalized:
         if lead == end:
             return [], []
         # runs strictly inside keep one space; the leading and trailing runs keep none
-        if isinstance(folded, bytes) and b"   " not in folded:
+        pieces = self.pieces
+        if pieces is not None:
             # the common case: every inner run is two spaces ("word. Word" folded), so the
-            # lengths of the pieces between them give the points (str.split is C speed)
-            pieces = folded[lead:tail].split(b"  ")
+            # lengths of the pieces between them give the points (no Python loop per run)
             points = [0, *map(add, accumulate(map(len, pieces[:-1])), count(1))]
             shifts = list(range(lead, lead + len(pieces)))
         else:
@@ -263,11 +265,17 @@ def normalize_text(text: str) -> Normalized:
 
 def _byte_road(text: str, raw: bytes, codec: str, table: bytes) -> Normalized:
     folded = raw.translate(table)
-    collapsed = folded.strip(b" ")
-    while b"  " in collapsed:
-        collapsed = collapsed.replace(b"  ", b" ")
+    # most runs of spaces are two long ("word. Word" folded): split on those, join with one;
+    # the pieces give the breakpoints later, when a hit must be mapped back
+    parts = folded.strip(b" ").split(b"  ")
+    collapsed = b" ".join(parts)
+    pieces: list[bytes] | None = parts
+    if b"  " in collapsed:  # runs of three or more spaces: halve until none is left
+        pieces = None
+        while b"  " in collapsed:
+            collapsed = collapsed.replace(b"  ", b" ")
     decoded = collapsed.decode("latin-1") if collapsed.isascii() else collapsed.decode(codec)
-    return Normalized(text, decoded, folded, codec)
+    return Normalized(text, decoded, folded, codec, pieces=pieces)
 
 
 #: non-ASCII punctuation of English news; each becomes a space, like any punctuation
