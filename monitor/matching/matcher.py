@@ -44,7 +44,7 @@ from monitor.matching.rules import (
     describe,
     rule_terms,
 )
-from monitor.matching.terms import TermSpec
+from monitor.matching.terms import TermSpec, WordSpec
 from monitor.watchlists import Watchlist
 
 __all__ = ["MAX_HITS_PER_TERM", "SNIPPET_LENGTH", "Matcher"]
@@ -97,6 +97,28 @@ _WHITESPACE = re.compile(r"\s")
 _OTHER_SPACE = re.compile(r"[^\S ]")
 
 
+@dataclass(frozen=True, slots=True)
+class _TermData:
+    """What checking one automaton hit of a term needs, worked out once at compile time."""
+
+    text: str
+    prefix: bool  # the key ends with a prefix word (no trailing space)
+    max_ending: int | None  # … which may take at most this many more letters
+    rest: tuple[WordSpec, ...]  # the words after the key
+    case_sensitive: bool
+
+    @classmethod
+    def of(cls, term: TermSpec) -> _TermData:
+        head = term.head
+        return cls(
+            term.text,
+            head is not None,
+            head.max_ending if head is not None else None,
+            term.rest,
+            term.case_sensitive,
+        )
+
+
 @dataclass(frozen=True)
 class _Compiled:
     watchlist: Watchlist
@@ -114,6 +136,7 @@ class _Scan:
     countries: list[CountryHit]
     _sentences: dict[Where, list[int]] = field(default_factory=dict)
     _keys: dict[tuple[Where, int], tuple[Where, int]] = field(default_factory=dict)
+    _snippets: dict[tuple[Where, int, int], tuple[str, int]] = field(default_factory=dict)
 
     def _starts(self, where: Where) -> list[int]:
         starts = self._sentences.get(where)
@@ -129,6 +152,18 @@ class _Scan:
         if found is None:
             found = (where, bisect_right(self._starts(where), offset) - 1)
             self._keys[key] = found
+        return found
+
+    def snippet_text(
+        self, where: Where, start: int, end: int, sentence_start: int, sentence_end: int
+    ) -> tuple[str, int]:
+        """The snippet's text for a span of a sentence; shared by the watchlists that show it."""
+        key = (where, start, end)
+        found = self._snippets.get(key)
+        if found is None:
+            original = self.texts[where].original
+            found = _snippet_text(original, start, end, sentence_start, sentence_end)
+            self._snippets[key] = found
         return found
 
     def sentence_span(self, where: Where, index: int) -> tuple[int, int]:
@@ -151,7 +186,14 @@ class Matcher:
     ) -> None:
         self._compiled = compiled
         self._terms = terms
+        self._data = tuple(_TermData.of(term) for term in terms)
         self._ids = {term: index for index, term in enumerate(terms)}
+        # term id -> the positions (in ``compiled``) of the watchlists that use it
+        users: dict[int, list[int]] = {}
+        for position, item in enumerate(compiled):
+            for index in item.terms:
+                users.setdefault(index, []).append(position)
+        self._users = {index: tuple(positions) for index, positions in users.items()}
         self._automaton = automaton
         self._gazetteer = gazetteer
         self._wanted = wanted
@@ -213,10 +255,14 @@ class Matcher:
     def match(self, title: str, body: str) -> list[MatchResult]:
         """The watchlists the article matches, each with its reasons."""
         scan = self._scan(title, body)
+        # a watchlist none of whose terms was hit cannot match: no rule holds without a term
+        users = self._users
+        candidates: set[int] = set()
+        for index in scan.term_hits:
+            candidates.update(users.get(index, ()))
         results = []
-        for compiled in self._compiled:
-            if not compiled.terms.intersection(scan.term_hits):
-                continue  # no term of this watchlist at all: no rule can be satisfied
+        for position in sorted(candidates):
+            compiled = self._compiled[position]
             if not self._holds(compiled, scan):
                 continue  # decided cheaply: no snippet, score or explanation to build
             result = self._judge(compiled, scan)
@@ -271,16 +317,15 @@ class Matcher:
     def _term_hit(
         self, index: int, where: Where, normalized: Normalized, padded: str, end: int, key_len: int
     ) -> TermHit | None:
-        term = self._terms[index]
+        data = self._data[index]
         start = end - key_len + 2  # first letter, in ``padded``
-        head = term.head
-        if head is None:
-            stop = end  # the trailing space of the key
-        else:
+        if data.prefix:
             stop = padded.index(" ", end + 1)
-            if head.max_ending is not None and stop - (end + 1) > head.max_ending:
+            if data.max_ending is not None and stop - (end + 1) > data.max_ending:
                 return None
-        for word in term.rest:
+        else:
+            stop = end  # the trailing space of the key
+        for word in data.rest:
             following = padded.find(" ", stop + 1)
             if following < 0:
                 return None  # the text ends before the phrase does
@@ -289,9 +334,9 @@ class Matcher:
             stop = following
         ostart, oend = normalized.to_original(start - 1, stop - 1)
         surface = normalized.original[ostart:oend]
-        if term.case_sensitive and not same_capitals(surface, term.text):
+        if data.case_sensitive and not same_capitals(surface, data.text):
             return None
-        return TermHit(term.text, surface, where, ostart, oend)
+        return TermHit(data.text, surface, where, ostart, oend)
 
     # --- judging -------------------------------------------------------------------------
 
@@ -314,7 +359,7 @@ class Matcher:
         hits = scan.term_hits
         # iterate over the hits (few), not the watchlist's terms (maybe thousands)
         keyword_ids = [i for i in hits if i in compiled.keywords]
-        excluded = [self._terms[i].text for i in hits if i in compiled.exclude]
+        excluded = [self._data[i].text for i in hits if i in compiled.exclude]
         country_hits = (
             [c for c in scan.countries if c.code in listed] if listed else list(scan.countries)
         )
@@ -422,7 +467,7 @@ class Matcher:
         excluded: list[str],
         missing: str = "",
     ) -> str:
-        found_terms = ", ".join(repr(self._terms[i].text) for i in keyword_ids)
+        found_terms = ", ".join(repr(self._data[i].text) for i in keyword_ids)
         found_countries = ", ".join(dict.fromkeys(f"{c.name} ({c.code})" for c in countries))
         if ok and excluded:
             return (
@@ -513,33 +558,45 @@ def _snippet(
     """The best sentence with every hit in it highlighted (offsets into the snippet)."""
     if not terms and not countries:
         return "", ()
+    sentence_of = scan.sentence_of
     counts: dict[tuple[Where, int], list[int]] = {}
     for hit in terms:
-        count = counts.setdefault(scan.sentence_of(hit.where, hit.start), [0, 0])
-        count[0] += 1
+        key = sentence_of(hit.where, hit.start)
+        count = counts.get(key)
+        if count is None:
+            counts[key] = [1, 0]
+        else:
+            count[0] += 1
     for country in countries:
-        count = counts.setdefault(scan.sentence_of(country.where, country.start), [0, 0])
-        count[1] += 1
+        key = sentence_of(country.where, country.start)
+        count = counts.get(key)
+        if count is None:
+            counts[key] = [0, 1]
+        else:
+            count[1] += 1
     # prefer sentences with both kinds, then more hits, then the body, then earlier
-    best = max(
-        counts,
-        key=lambda k: (
-            (counts[k][0] > 0) + (counts[k][1] > 0),
-            counts[k][0] + counts[k][1],
-            k[0] == "body",
-            -k[1],
-        ),
-    )
+    if len(counts) == 1:
+        best = next(iter(counts))
+    else:
+        best = max(
+            counts,
+            key=lambda k: (
+                (counts[k][0] > 0) + (counts[k][1] > 0),
+                counts[k][0] + counts[k][1],
+                k[0] == "body",
+                -k[1],
+            ),
+        )
     where, index = best
-    original = scan.texts[where].original
-    start, end = scan.sentence_span(where, index)
     spans = sorted(
         [(h.start, h.end) for h in terms if h.where == where]
         + [(c.start, c.end) for c in countries if c.where == where]
     )
-    inside = [(s, e) for s, e in spans if start <= s and e <= end]
+    sentence_start, sentence_end = scan.sentence_span(where, index)
+    start, end = sentence_start, sentence_end
     if end - start > SNIPPET_LENGTH:
-        first = inside[0][0] if inside else start
+        original = scan.texts[where].original
+        first = next((s for s, e in spans if start <= s and e <= end), start)
         start = max(start, first - SNIPPET_LENGTH // 3)
         end = min(end, start + SNIPPET_LENGTH)
         # do not cut words in half
@@ -549,14 +606,7 @@ def _snippet(
         if end < len(original) and original[end].isalnum():
             space = original.rfind(" ", start, end)
             end = space if space > start else end
-    raw = original[start:end]
-    # one character for one: offsets stay valid
-    text = _WHITESPACE.sub(" ", raw) if _OTHER_SPACE.search(raw) else raw
-    lead = len(text) - len(text.lstrip())
-    text = text.strip()
-    prefix = "…" if start > 0 and scan.sentence_span(where, index)[0] < start else ""
-    suffix = "…" if end < scan.sentence_span(where, index)[1] and end < len(original) else ""
-    shift = start + lead - len(prefix)
+    text, shift = scan.snippet_text(where, start, end, sentence_start, sentence_end)
     highlights: list[tuple[int, int]] = []
     for s, e in spans:
         if s >= start and e <= end:
@@ -565,4 +615,19 @@ def _snippet(
                 highlights[-1] = (highlights[-1][0], max(highlights[-1][1], span[1]))
             else:
                 highlights.append(span)
-    return prefix + text + suffix, tuple(highlights)
+    return text, tuple(highlights)
+
+
+def _snippet_text(
+    original: str, start: int, end: int, sentence_start: int, sentence_end: int
+) -> tuple[str, int]:
+    """``original[start:end]`` as shown (one line, trimmed, … where the sentence was cut) and
+    the shift from offsets in ``original`` to offsets in the snippet."""
+    raw = original[start:end]
+    # one character for one: offsets stay valid (isprintable is False for any space but " ")
+    text = raw if raw.isprintable() or not _OTHER_SPACE.search(raw) else _WHITESPACE.sub(" ", raw)
+    lead = len(text) - len(text.lstrip())
+    text = text.strip()
+    prefix = "…" if start > 0 and sentence_start < start else ""
+    suffix = "…" if end < sentence_end and end < len(original) else ""
+    return prefix + text + suffix, start + lead - len(prefix)
