@@ -137,6 +137,31 @@ class _Scan:
     _sentences: dict[Where, list[int]] = field(default_factory=dict)
     _keys: dict[tuple[Where, int], tuple[Where, int]] = field(default_factory=dict)
     _snippets: dict[tuple[Where, int, int], tuple[str, int]] = field(default_factory=dict)
+    _ordered: list[tuple[int, TermHit]] | None = None
+    _hit_sentences: dict[int, tuple[Where, int]] | None = None
+
+    def ordered_hits(self) -> list[tuple[int, TermHit]]:
+        """Every term hit with its term id, title first, then by offset; ties in the order
+        the terms were first found (as sorting each watchlist's hits would give)."""
+        ordered = self._ordered
+        if ordered is None:
+            ordered = [(index, hit) for index, found in self.term_hits.items() for hit in found]
+            ordered.sort(key=_title_then_offset)
+            self._ordered = ordered
+        return ordered
+
+    def sentence_keys(self) -> dict[int, tuple[Where, int]]:
+        """``id(hit)`` -> (where, sentence index) for every term and country hit."""
+        keys = self._hit_sentences
+        if keys is None:
+            keys = {}
+            for found in self.term_hits.values():
+                for hit in found:
+                    keys[id(hit)] = self.sentence_of(hit.where, hit.start)
+            for country in self.countries:
+                keys[id(country)] = self.sentence_of(country.where, country.start)
+            self._hit_sentences = keys
+        return keys
 
     def _starts(self, where: Where) -> list[int]:
         starts = self._sentences.get(where)
@@ -171,6 +196,10 @@ class _Scan:
         original = self.texts[where].original
         end = starts[index + 1] if index + 1 < len(starts) else len(original)
         return starts[index], end
+
+
+def _title_then_offset(item: tuple[int, TermHit]) -> tuple[bool, int]:
+    return item[1].where != "title", item[1].start
 
 
 class Matcher:
@@ -262,18 +291,20 @@ class Matcher:
             candidates.update(users.get(index, ()))
         results = []
         for position in sorted(candidates):
-            compiled = self._compiled[position]
-            if not self._holds(compiled, scan):
-                continue  # decided cheaply: no snippet, score or explanation to build
-            result = self._judge(compiled, scan)
-            if result.matched:
+            result = self._judge(self._compiled[position], scan, matched_only=True)
+            if result is not None:
                 results.append(result)
         return results
 
     def explain(self, title: str, body: str) -> list[MatchResult]:
         """Every watchlist's verdict on the article, matched or not, with the rule in words."""
         scan = self._scan(title, body)
-        return [self._judge(compiled, scan) for compiled in self._compiled]
+        results = []
+        for compiled in self._compiled:
+            result = self._judge(compiled, scan, matched_only=False)
+            assert result is not None
+            results.append(result)
+        return results
 
     def countries(self, title: str, body: str) -> list[CountryHit]:
         """The countries recognised in the article (all of them, not only listed ones)."""
@@ -340,47 +371,45 @@ class Matcher:
 
     # --- judging -------------------------------------------------------------------------
 
-    def _holds(self, compiled: _Compiled, scan: _Scan) -> bool:
-        """Whether the watchlist matches, without building the explanation."""
-        hits = scan.term_hits
-        if any(i in compiled.exclude for i in hits):
-            return False
-        watchlist = compiled.watchlist
-        if watchlist.rule is not None:
-            return self._evaluate(watchlist.rule, compiled, scan, set())
-        if not any(i in compiled.keywords for i in hits):
-            return False
-        listed = watchlist.countries
-        return not listed or any(c.code in listed for c in scan.countries)
-
-    def _judge(self, compiled: _Compiled, scan: _Scan) -> MatchResult:
+    def _judge(self, compiled: _Compiled, scan: _Scan, *, matched_only: bool) -> MatchResult | None:
+        """The watchlist's verdict; with ``matched_only``, None as soon as it cannot match
+        (no snippet, score or explanation is built for it)."""
         watchlist = compiled.watchlist
         listed = watchlist.countries
         hits = scan.term_hits
         # iterate over the hits (few), not the watchlist's terms (maybe thousands)
-        keyword_ids = [i for i in hits if i in compiled.keywords]
-        excluded = [self._data[i].text for i in hits if i in compiled.exclude]
+        exclude = compiled.exclude
+        excluded = [self._data[i].text for i in hits if i in exclude] if exclude else []
+        if matched_only and excluded:
+            return None
+        keywords = compiled.keywords
+        keyword_ids = [i for i in hits if i in keywords]
         country_hits = (
             [c for c in scan.countries if c.code in listed] if listed else list(scan.countries)
         )
 
         if watchlist.rule is None:
             ok = bool(keyword_ids) and (not listed or bool(country_hits))
-            used_terms = keyword_ids
+            if matched_only and not ok:
+                return None
+            # every hit of the keywords, title first, in order (ties: as found)
+            term_hits = [hit for index, hit in scan.ordered_hits() if index in keywords]
         else:
             used: set[int] = set()
             ok = self._evaluate(watchlist.rule, compiled, scan, used)
+            if matched_only and not ok:
+                return None
             used_terms = sorted(used | set(keyword_ids), key=lambda i: hits[i][0].start)
+            term_hits = sorted(
+                (hit for i in used_terms for hit in hits[i]),
+                key=lambda h: (h.where != "title", h.start),
+            )
         matched = ok and not excluded
         missing = "" if ok else self._missing(watchlist, compiled, scan)
         rule = self._verdict_text(
             watchlist, matched, ok, keyword_ids, country_hits, excluded, missing
         )
 
-        term_hits = sorted(
-            (hit for i in used_terms for hit in hits[i]),
-            key=lambda h: (h.where != "title", h.start),
-        )
         terms = tuple(dict.fromkeys(h.term for h in term_hits))
         codes = tuple(dict.fromkeys(c.code for c in country_hits))
         score = _score(term_hits, country_hits, scan) if matched else 0.0
@@ -546,9 +575,11 @@ def _score(terms: list[TermHit], countries: list[CountryHit], scan: _Scan) -> fl
         if country.code not in seen_codes:
             score += 2.0 if country.where == "title" else 1.0
             seen_codes.add(country.code)
-    term_sentences = {scan.sentence_of(h.where, h.start) for h in terms}
-    if any(scan.sentence_of(c.where, c.start) in term_sentences for c in countries):
-        score += 2.0
+    if terms and countries:
+        keys = scan.sentence_keys()
+        term_sentences = {keys[id(h)] for h in terms}
+        if any(keys[id(c)] in term_sentences for c in countries):
+            score += 2.0
     return round(score, 2)
 
 
@@ -558,17 +589,17 @@ def _snippet(
     """The best sentence with every hit in it highlighted (offsets into the snippet)."""
     if not terms and not countries:
         return "", ()
-    sentence_of = scan.sentence_of
+    keys = scan.sentence_keys()
     counts: dict[tuple[Where, int], list[int]] = {}
     for hit in terms:
-        key = sentence_of(hit.where, hit.start)
+        key = keys[id(hit)]
         count = counts.get(key)
         if count is None:
             counts[key] = [1, 0]
         else:
             count[0] += 1
     for country in countries:
-        key = sentence_of(country.where, country.start)
+        key = keys[id(country)]
         count = counts.get(key)
         if count is None:
             counts[key] = [0, 1]
