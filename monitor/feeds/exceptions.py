@@ -80,5 +80,6 @@ ERROR_KINDS = (
     "not_a_feed",
     "parse_error",
     "hostile_xml",
+    "internal_error",  # storing the entries raised: a bug, logged as feed_store_crashed
     "empty",
 )
