@@ -182,3 +182,29 @@ def test_the_byte_roads_map_every_word_back(text: str) -> None:
     for m in re.finditer(r"\S+", normalized.text):
         start, end = normalized.to_original(m.start(), m.end())
         assert normalize(text[start:end]) == m.group()
+
+
+def test_code_page_tables_fold_to_spaces_letters_and_digits_only() -> None:
+    # the byte road finds runs of three or more spaces by the smallest piece between two-space
+    # runs: that needs every folded byte other than the space to sort above it
+    for _codec, table, _unsafe in module._BYTE_TABLES:
+        assert min(byte for byte in table if byte != 0x20) > 0x20
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Nepal.  Recruits",
+        "Nepal.   Recruits",
+        "Nepal.\n\n\nRecruits",
+        "a    b     c",
+        "Непал.   Вербовка",
+    ],
+)
+def test_long_runs_of_spaces_collapse_and_map_back(text: str) -> None:
+    normalized = normalize_text(text)
+    assert normalized.text == module._general(text).text
+    last = normalized.text.split()[-1]
+    start = normalized.text.rindex(last)
+    original = slice(*normalized.to_original(start, start + len(last)))
+    assert normalize(text[original]) == last

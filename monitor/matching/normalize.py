@@ -270,7 +270,9 @@ def _byte_road(text: str, raw: bytes, codec: str, table: bytes) -> Normalized:
     parts = folded.strip(b" ").split(b"  ")
     collapsed = b" ".join(parts)
     pieces: list[bytes] | None = parts
-    if b"  " in collapsed:  # runs of three or more spaces: halve until none is left
+    # a longer run leaves an empty piece or one that starts with a space; the smallest piece
+    # shows it (every other byte of ``folded`` is a letter or digit, above the space)
+    if min(parts)[:1] in (b"", b" "):  # runs of three or more spaces: halve until none left
         pieces = None
         while b"  " in collapsed:
             collapsed = collapsed.replace(b"  ", b" ")
