@@ -102,6 +102,7 @@ class _TermData:
     """What checking one automaton hit of a term needs, worked out once at compile time."""
 
     text: str
+    quoted: str  # ``repr(text)``, as the verdict shows it
     prefix: bool  # the key ends with a prefix word (no trailing space)
     max_ending: int | None  # … which may take at most this many more letters
     rest: tuple[WordSpec, ...]  # the words after the key
@@ -112,6 +113,7 @@ class _TermData:
         head = term.head
         return cls(
             term.text,
+            repr(term.text),
             head is not None,
             head.max_ending if head is not None else None,
             term.rest,
@@ -410,8 +412,8 @@ class Matcher:
             watchlist, matched, ok, keyword_ids, country_hits, excluded, missing
         )
 
-        terms = tuple(dict.fromkeys(h.term for h in term_hits))
-        codes = tuple(dict.fromkeys(c.code for c in country_hits))
+        terms = tuple(dict.fromkeys([h.term for h in term_hits]))
+        codes = tuple(dict.fromkeys([c.code for c in country_hits]))
         score = _score(term_hits, country_hits, scan) if matched else 0.0
         snippet, highlights = _snippet(term_hits, country_hits, scan)
         return MatchResult(
@@ -496,8 +498,9 @@ class Matcher:
         excluded: list[str],
         missing: str = "",
     ) -> str:
-        found_terms = ", ".join(repr(self._data[i].text) for i in keyword_ids)
-        found_countries = ", ".join(dict.fromkeys(f"{c.name} ({c.code})" for c in countries))
+        data = self._data
+        found_terms = ", ".join([data[i].quoted for i in keyword_ids])
+        found_countries = ", ".join(dict.fromkeys([f"{c.name} ({c.code})" for c in countries]))
         if ok and excluded:
             return (
                 f"rule {watchlist.rule_text} held, but excluded by {', '.join(map(repr, excluded))}"
