@@ -208,3 +208,13 @@ def test_long_runs_of_spaces_collapse_and_map_back(text: str) -> None:
     start = normalized.text.rindex(last)
     original = slice(*normalized.to_original(start, start + len(last)))
     assert normalize(text[original]) == last
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab é.,  \n\tЖж’")), min_size=1, max_size=30))
+def test_inner_to_original_agrees_with_to_original(text: str) -> None:
+    normalized = normalize_text(text)
+    size = len(normalized.text)
+    for start in range(size):
+        for end in range(start + 1, size + 1):
+            assert normalized.inner_to_original(start, end) == normalized.to_original(start, end)

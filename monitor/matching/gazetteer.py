@@ -157,7 +157,7 @@ class Gazetteer:
                     continue  # a blocking phrase: "Indian Ocean"
                 if codes is not None and form.code not in codes:
                     continue
-                start, end = normalized.to_original(candidate.start, candidate.end)
+                start, end = normalized.inner_to_original(candidate.start, candidate.end)
                 surface = normalized.original[start:end]
                 if form.case_sensitive and not same_capitals(surface, form.form):
                     continue

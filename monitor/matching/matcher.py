@@ -137,7 +137,6 @@ class _Scan:
     term_hits: dict[int, list[TermHit]]
     countries: list[CountryHit]
     _sentences: dict[Where, list[int]] = field(default_factory=dict)
-    _keys: dict[tuple[Where, int], tuple[Where, int]] = field(default_factory=dict)
     _snippets: dict[tuple[Where, int, int], tuple[str, int]] = field(default_factory=dict)
     _ordered: list[tuple[int, TermHit]] | None = None
     _hit_sentences: dict[int, tuple[Where, int]] | None = None
@@ -157,11 +156,15 @@ class _Scan:
         keys = self._hit_sentences
         if keys is None:
             keys = {}
+            starts = {"title": self._starts("title"), "body": self._starts("body")}
             for found in self.term_hits.values():
                 for hit in found:
-                    keys[id(hit)] = self.sentence_of(hit.where, hit.start)
+                    keys[id(hit)] = (hit.where, bisect_right(starts[hit.where], hit.start) - 1)
             for country in self.countries:
-                keys[id(country)] = self.sentence_of(country.where, country.start)
+                keys[id(country)] = (
+                    country.where,
+                    bisect_right(starts[country.where], country.start) - 1,
+                )
             self._hit_sentences = keys
         return keys
 
@@ -171,15 +174,6 @@ class _Scan:
             starts = _sentence_starts(self.texts[where].original)
             self._sentences[where] = starts
         return starts
-
-    def sentence_of(self, where: Where, offset: int) -> tuple[Where, int]:
-        """The sentence an offset falls in, as (where, index); remembered per scan."""
-        key = (where, offset)
-        found = self._keys.get(key)
-        if found is None:
-            found = (where, bisect_right(self._starts(where), offset) - 1)
-            self._keys[key] = found
-        return found
 
     def snippet_text(
         self, where: Where, start: int, end: int, sentence_start: int, sentence_end: int
@@ -365,7 +359,7 @@ class Matcher:
             if not word.accepts(padded[stop + 1 : following]):
                 return None
             stop = following
-        ostart, oend = normalized.to_original(start - 1, stop - 1)
+        ostart, oend = normalized.inner_to_original(start - 1, stop - 1)
         surface = normalized.original[ostart:oend]
         if data.case_sensitive and not same_capitals(surface, data.text):
             return None
@@ -610,18 +604,13 @@ def _snippet(
             count[1] += 1
     # prefer sentences with both kinds, then more hits, then the body, then earlier
     if len(counts) == 1:
-        best = next(iter(counts))
+        where, index = next(iter(counts))
     else:
-        best = max(
-            counts,
-            key=lambda k: (
-                (counts[k][0] > 0) + (counts[k][1] > 0),
-                counts[k][0] + counts[k][1],
-                k[0] == "body",
-                -k[1],
-            ),
+        # (body, -index) names the sentence: no two keys tie
+        _, _, body, minus_index = max(
+            [((t > 0) + (c > 0), t + c, k[0] == "body", -k[1]) for k, (t, c) in counts.items()]
         )
-    where, index = best
+        where, index = ("body" if body else "title"), -minus_index
     spans = sorted(
         [(h.start, h.end) for h in terms if h.where == where]
         + [(c.start, c.end) for c in countries if c.where == where]
