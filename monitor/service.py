@@ -87,6 +87,44 @@ def single_instance(database_url: str) -> Iterator[None]:
         handle.close()
 
 
+class JobGate:
+    """Jobs share the database, except SQLite maintenance (``VACUUM``), which runs alone.
+
+    ``VACUUM`` locks the whole file; a poll or a digest waiting on it past SQLite's busy
+    timeout would fail (a digest after its SMTP conversation: a needless resend).
+    """
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._active = 0
+        self._exclusive = False
+
+    @contextmanager
+    def shared(self) -> Iterator[None]:
+        with self._condition:
+            self._condition.wait_for(lambda: not self._exclusive)
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._active -= 1
+                self._condition.notify_all()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with self._condition:
+            self._condition.wait_for(lambda: not self._exclusive)
+            self._exclusive = True
+            self._condition.wait_for(lambda: self._active == 0)
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._exclusive = False
+                self._condition.notify_all()
+
+
 class Service:
     """Owns the scheduler; the jobs call the same functions as the one-shot CLI verbs."""
 
@@ -100,6 +138,7 @@ class Service:
         )
         self.scheduler.add_listener(self._job_failed, EVENT_JOB_ERROR)
         self.health: HealthServer | None = None
+        self.gate = JobGate()
         self._watchlist_errors = {str(error) for error in app.watchlists.errors}
 
     def _add(self, job_id: str, func: Callable[[], None], seconds: float, delay: float) -> None:
@@ -113,7 +152,7 @@ class Service:
         )
 
     def poll(self) -> None:
-        with self.metrics.durations.labels("poll").time():
+        with self.gate.shared(), self.metrics.durations.labels("poll").time():
             report = poll_due_feeds(self.app)
         for outcome in report.outcomes:
             self.metrics.polls.labels(outcome.status, outcome.error_kind or "").inc()
@@ -132,14 +171,16 @@ class Service:
             )
 
     def digests(self) -> None:
-        with self.metrics.durations.labels("digests").time():
+        with self.gate.shared(), self.metrics.durations.labels("digests").time():
             report = run_due_digests(self.app)
         for outcome in report.outcomes:
             self.metrics.emails.labels(outcome.status).inc()
 
     def maintenance(self) -> None:
         """Prune old unmatched articles, compact SQLite (``monitor.retention``)."""
-        run_maintenance(self.app)
+        on_sqlite = sqlite_path(normalise_url(self.app.settings.database_url)) is not None
+        with self.gate.exclusive() if on_sqlite else self.gate.shared():
+            run_maintenance(self.app)
 
     def reload_watchlists(self) -> None:
         """Re-read changed watchlist files; report each new error once (the last good version runs)."""

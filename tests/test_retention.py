@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -260,3 +261,53 @@ def _dead_pid() -> int:
     child = subprocess.Popen(["true"])
     child.wait()
     return child.pid
+
+
+def test_sqlite_maintenance_runs_alone_among_the_service_jobs() -> None:
+    """VACUUM waits for a running poll, and polls and digests wait for VACUUM."""
+    import threading
+
+    from monitor.service import JobGate
+
+    gate = JobGate()
+    events: list[str] = []
+    poll_running = threading.Event()
+    release_poll = threading.Event()
+    vacuum_running = threading.Event()
+    release_vacuum = threading.Event()
+
+    def poll() -> None:
+        with gate.shared():
+            events.append("poll start")
+            poll_running.set()
+            release_poll.wait(5)
+            events.append("poll end")
+
+    def maintenance() -> None:
+        with gate.exclusive():
+            events.append("vacuum start")
+            vacuum_running.set()
+            release_vacuum.wait(5)
+            events.append("vacuum end")
+
+    def digests() -> None:
+        with gate.shared():
+            events.append("digests")
+
+    first = threading.Thread(target=poll)
+    first.start()
+    assert poll_running.wait(5)
+    vacuum = threading.Thread(target=maintenance)
+    vacuum.start()
+    time.sleep(0.2)
+    assert events == ["poll start"]  # maintenance waits for the poll
+    release_poll.set()
+    assert vacuum_running.wait(5)
+    later = threading.Thread(target=digests)
+    later.start()
+    time.sleep(0.2)
+    assert events == ["poll start", "poll end", "vacuum start"]  # the digests job waits
+    release_vacuum.set()
+    for thread in (first, vacuum, later):
+        thread.join(5)
+    assert events == ["poll start", "poll end", "vacuum start", "vacuum end", "digests"]
