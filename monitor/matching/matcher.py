@@ -80,6 +80,12 @@ def _sentence_starts(text: str) -> list[int]:
     last = 0
     after = _AFTER_MARK.match
     for mark in marks:
+        if text[mark + 1 : mark + 2] == " " and not text[mark + 2 : mark + 3].isspace():
+            # the common case, "word. Word": the sentence starts after the one space
+            if mark + 2 > last:
+                starts.append(mark + 2)
+                last = mark + 2
+            continue
         found = after(text, mark + 1)
         assert found is not None  # both groups may be empty
         spaces, position = found.span(2)
