@@ -108,7 +108,6 @@ class _TermData:
     """What checking one automaton hit of a term needs, worked out once at compile time."""
 
     text: str
-    quoted: str  # ``repr(text)``, as the verdict shows it
     prefix: bool  # the key ends with a prefix word (no trailing space)
     max_ending: int | None  # … which may take at most this many more letters
     rest: tuple[WordSpec, ...]  # the words after the key
@@ -119,7 +118,6 @@ class _TermData:
         head = term.head
         return cls(
             term.text,
-            repr(term.text),
             head is not None,
             head.max_ending if head is not None else None,
             term.rest,
@@ -224,7 +222,11 @@ class Matcher:
         for position, item in enumerate(compiled):
             for index in item.terms:
                 users.setdefault(index, []).append(position)
-        self._users = {index: tuple(positions) for index, positions in users.items()}
+        shared: dict[tuple[int, ...], tuple[int, ...]] = {}  # one tuple per set of watchlists
+        self._users = {
+            index: shared.setdefault(key, key)
+            for index, key in ((index, tuple(positions)) for index, positions in users.items())
+        }
         self._automaton = automaton
         self._gazetteer = gazetteer
         self._wanted = wanted
@@ -414,8 +416,9 @@ class Matcher:
 
         terms = tuple(dict.fromkeys([h.term for h in term_hits]))
         codes = tuple(dict.fromkeys([c.code for c in country_hits]))
-        score = _score(term_hits, country_hits, scan) if matched else 0.0
-        snippet, highlights = _snippet(term_hits, country_hits, scan)
+        counts = _sentence_counts(term_hits, country_hits, scan)
+        score = _score(term_hits, country_hits, counts) if matched else 0.0
+        snippet, highlights = _snippet(term_hits, country_hits, counts, scan)
         return MatchResult(
             watchlist=watchlist.slug,
             matched=matched,
@@ -499,7 +502,7 @@ class Matcher:
         missing: str = "",
     ) -> str:
         data = self._data
-        found_terms = ", ".join([data[i].quoted for i in keyword_ids])
+        found_terms = ", ".join([repr(data[i].text) for i in keyword_ids])
         found_countries = ", ".join(dict.fromkeys([f"{c.name} ({c.code})" for c in countries]))
         if ok and excluded:
             return (
@@ -563,35 +566,10 @@ def _rule_codes(rule: Rule | None) -> set[str]:
     return set()
 
 
-def _score(terms: list[TermHit], countries: list[CountryHit], scan: _Scan) -> float:
-    score = 0.0
-    seen_terms: dict[str, int] = {}
-    for hit in terms:
-        count = seen_terms.get(hit.term, 0)
-        if count == 0:
-            score += 3.0 if hit.where == "title" else 1.0
-        elif count <= 4:
-            score += 0.25
-        seen_terms[hit.term] = count + 1
-    seen_codes: set[str] = set()
-    for country in countries:
-        if country.code not in seen_codes:
-            score += 2.0 if country.where == "title" else 1.0
-            seen_codes.add(country.code)
-    if terms and countries:
-        keys = scan.sentence_keys()
-        term_sentences = {keys[id(h)] for h in terms}
-        if any(keys[id(c)] in term_sentences for c in countries):
-            score += 2.0
-    return round(score, 2)
-
-
-def _snippet(
+def _sentence_counts(
     terms: list[TermHit], countries: list[CountryHit], scan: _Scan
-) -> tuple[str, tuple[tuple[int, int], ...]]:
-    """The best sentence with every hit in it highlighted (offsets into the snippet)."""
-    if not terms and not countries:
-        return "", ()
+) -> dict[tuple[Where, int], list[int]]:
+    """(where, sentence index) -> [term hits, country hits] in that sentence."""
     keys = scan.sentence_keys()
     counts: dict[tuple[Where, int], list[int]] = {}
     for hit in terms:
@@ -608,6 +586,43 @@ def _snippet(
             counts[key] = [0, 1]
         else:
             count[1] += 1
+    return counts
+
+
+def _score(
+    terms: list[TermHit],
+    countries: list[CountryHit],
+    counts: dict[tuple[Where, int], list[int]],
+) -> float:
+    score = 0.0
+    seen_terms: dict[str, int] = {}
+    for hit in terms:
+        count = seen_terms.get(hit.term, 0)
+        if count == 0:
+            score += 3.0 if hit.where == "title" else 1.0
+        elif count <= 4:
+            score += 0.25
+        seen_terms[hit.term] = count + 1
+    seen_codes: set[str] = set()
+    for country in countries:
+        if country.code not in seen_codes:
+            score += 2.0 if country.where == "title" else 1.0
+            seen_codes.add(country.code)
+    # a keyword and a listed country in one sentence
+    if terms and countries and any(t and c for t, c in counts.values()):
+        score += 2.0
+    return round(score, 2)
+
+
+def _snippet(
+    terms: list[TermHit],
+    countries: list[CountryHit],
+    counts: dict[tuple[Where, int], list[int]],
+    scan: _Scan,
+) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """The best sentence with every hit in it highlighted (offsets into the snippet)."""
+    if not counts:
+        return "", ()
     # prefer sentences with both kinds, then more hits, then the body, then earlier
     if len(counts) == 1:
         where, index = next(iter(counts))
