@@ -39,6 +39,15 @@ def test_sentences_of_a_short_article() -> None:
     assert words == ["Nepal", '"Recruiters', "he", "U.S.", "officials…", "agreed"]
 
 
+def test_plain_full_stops() -> None:
+    # the one-search road: only ". " between sentences, a last full stop at the very end
+    text = "Recruiters came. Nepal protested. Families waited."
+    assert _sentence_starts(text) == plain_starts(text) == [0, 17, 34]
+    # a full stop before two spaces or inside a number takes the careful road, same answer
+    for text in ("Recruiters came.  Nepal protested.", "It cost 3.5 million. Nepal paid."):
+        assert _sentence_starts(text) == plain_starts(text)
+
+
 def test_a_line_break_ends_a_sentence_even_without_a_space() -> None:
     assert _sentence_starts("Tashkent\n»Court") == [0, 10]
     assert _sentence_starts("no marks at all") == [0]

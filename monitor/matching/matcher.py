@@ -55,6 +55,10 @@ MAX_HITS_PER_TERM = 8
 _TERM = 2  # the gazetteer's entries use other kinds (FORM, CUE, FORM_SUFFIXED)
 #: a sentence ends after . ! ? … 。 (and closing quotes) and a space, or at a line break
 _SENTENCE_MARKS = ".!?…。\n"
+_OTHER_MARKS = "!?…。\n"
+#: a full stop, one space and not another space: the sentence starts after the space
+_PLAIN_STOP = re.compile(r"\. (?!\s)")
+_match_end = re.Match.end
 #: what follows a mark: closing quotes and brackets, then spaces
 _AFTER_MARK = re.compile(r"([\"'”»)\]]*)(\s*)")
 
@@ -65,6 +69,15 @@ def _sentence_starts(text: str) -> list[int]:
     The marks are found with ``str.find`` (a regular expression with a character class is
     several times slower over a whole article); what follows each one is matched in place.
     """
+    for char in _OTHER_MARKS:
+        if char in text:
+            break
+    else:
+        # only full stops: when each is followed by one space and a word ("word. Word") or ends
+        # the text, one search for the literal ". " finds every start (a plain-text article)
+        starts = [0, *map(_match_end, _PLAIN_STOP.finditer(text))]
+        if len(starts) - 1 == text.count(".") - text.endswith("."):  # a last "." starts none
+            return starts
     marks: list[int] = []
     find = text.find
     for char in _SENTENCE_MARKS:
@@ -160,14 +173,14 @@ class _Scan:
         keys = self._hit_sentences
         if keys is None:
             keys = {}
-            starts = {"title": self._starts("title"), "body": self._starts("body")}
+            starts = self._starts
             for found in self.term_hits.values():
                 for hit in found:
-                    keys[id(hit)] = (hit.where, bisect_right(starts[hit.where], hit.start) - 1)
+                    keys[id(hit)] = (hit.where, bisect_right(starts(hit.where), hit.start) - 1)
             for country in self.countries:
                 keys[id(country)] = (
                     country.where,
-                    bisect_right(starts[country.where], country.start) - 1,
+                    bisect_right(starts(country.where), country.start) - 1,
                 )
             self._hit_sentences = keys
         return keys
