@@ -40,12 +40,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from monitor.app import App
 from monitor.articles import MIN_SHINGLE_WORDS, best_match, html_to_text, normalised_words
 from monitor.config import Settings
-from monitor.feeds import schedule
+from monitor.feeds import schedule, worker
 from monitor.feeds.exceptions import FeedError, FetchError, ParseError
 from monitor.feeds.fetch import PAGE_ACCEPT, Fetcher, FetchLimits, FetchResult, Validators
 from monitor.feeds.manage import Probe, probe
 from monitor.feeds.opml import OpmlFeed, read_opml
-from monitor.feeds.parse import Entry, ParsedFeed, parse_feed
+from monitor.feeds.parse import Entry, ParsedFeed
 from monitor.logs import log_event
 from monitor.matching.results import MatchResult
 from monitor.store import feeds as store
@@ -120,6 +120,8 @@ class Fetched:
     error: FeedError | None = None
     unconditional: bool = False
     full_texts: Mapping[str, str] = field(default_factory=dict)  # entry id → page text
+    # per parsed entry (same order), the watchlists it matched, when matched while parsing
+    matches: tuple[tuple[MatchResult, ...], ...] | None = None
 
 
 # ---------------------------------------------------------------- public API
@@ -148,7 +150,10 @@ def poll_due_feeds(app: App, *, all_feeds: bool = False, now: datetime | None = 
                 break
             if pool is None and len(claimed) >= POOL_MIN_FEEDS and (os.cpu_count() or 1) > 1:
                 pool = ProcessPoolExecutor(
-                    max_workers=min(4, os.cpu_count() or 1), mp_context=get_context("forkserver")
+                    max_workers=min(4, os.cpu_count() or 1),
+                    mp_context=get_context("forkserver"),
+                    initializer=worker.init_worker,
+                    initargs=(matcher,),
                 )
             outcomes.extend(
                 asyncio.run(_poll_batch(app.settings, app.sessions, matcher, claimed, pool, now))
@@ -246,14 +251,15 @@ async def _poll_batch(
             if not _never_parsed(feed):
                 with sessions() as session:
                     known = frozenset(store.recent_entry_ids(session, feed.id, KNOWN_IDS))
+            # Matching runs there too (the pool's workers have the matcher already).
             parse = functools.partial(
-                parse_feed, result.body, result.headers, result.final_url, known=known
+                worker.parse_and_match, result.body, result.headers, result.final_url, known
             )
             try:
                 if pool is not None:
-                    parsed = await loop.run_in_executor(pool, parse)
+                    done = await loop.run_in_executor(pool, parse)
                 else:
-                    parsed = await asyncio.to_thread(parse)
+                    done = await asyncio.to_thread(parse, matcher)
             except ParseError as exc:
                 return Fetched(feed, result=result, error=exc)
             except Exception as exc:  # a parser library crashing on hostile bytes
@@ -262,7 +268,14 @@ async def _poll_batch(
                     "parse_error", f"{feed.url}: the parser failed ({type(exc).__name__}: {exc})"
                 )
                 return Fetched(feed, result=result, error=error)
-            fetched = Fetched(feed, result=result, parsed=parsed, unconditional=unconditional)
+            parsed = done.parsed
+            fetched = Fetched(
+                feed,
+                result=result,
+                parsed=parsed,
+                unconditional=unconditional,
+                matches=done.matches,
+            )
             if feed.fetch_full_text and parsed.entries:
                 fetched = await _add_full_texts(fetcher, sessions, fetched)
             return fetched
@@ -581,8 +594,9 @@ def _store_entries(
             session, feed.id, [e.entry_id for e in entries], [e.content_hash for e in entries]
         )
     fresh: list[Entry] = []
+    fresh_matches: list[Sequence[MatchResult] | None] = []  # matched while parsing
     batch_hashes: set[str] = set()
-    for entry in entries:
+    for index, entry in enumerate(entries):
         if entry.entry_id in known_ids:
             continue
         substantial = len(normalised_words(entry.title)) + len(entry.text) // 6 >= MIN_SHINGLE_WORDS
@@ -592,6 +606,14 @@ def _store_entries(
             continue  # the id changed, the content did not: not a new article
         batch_hashes.add(entry.content_hash)
         fresh.append(entry)
+        matched_early = fetched.matches
+        fresh_matches.append(
+            matched_early[index]
+            if matched_early is not None
+            and len(matched_early) == len(entries)
+            and entry.entry_id not in fetched.full_texts
+            else None
+        )
     if not fresh:
         return 0, 0, {}, 0
 
@@ -676,8 +698,11 @@ def _store_entries(
         session, [s for s, r in zip(story_ids, refs, strict=True) if r >= 0]
     )
     rows = []
-    for article_id, story_id, entry, text in zip(article_ids, story_ids, fresh, texts, strict=True):
-        for result in matcher(entry.title, text):
+    for article_id, story_id, entry, text, early in zip(
+        article_ids, story_ids, fresh, texts, fresh_matches, strict=True
+    ):
+        results = early if early is not None else matcher(entry.title, text)
+        for result in results:
             if not result.matched:
                 continue
             duplicate = (story_id, result.watchlist) in already
