@@ -1,0 +1,116 @@
+"""Matching in the parse workers gives the same matches as matching while storing."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from monitor.app import App
+from monitor.feeds import worker
+from monitor.matching.results import MatchResult
+from monitor.pipeline import POOL_MIN_FEEDS, poll_due_feeds
+from monitor.store import feeds as store
+from monitor.store.db import transaction
+from monitor.store.models import Article, Match
+from tests.servers import FeedServer, Resource
+from tests.test_pipeline import item, rss
+
+REPO = Path(__file__).parent.parent
+HEADERS = {"content-type": "application/rss+xml"}
+
+RECRUITED = (
+    "Families in Kathmandu say Nepali men who flew to Moscow on tourist visas were signed up "
+    "by the Russian army within days and sent to the front; the foreign ministry has asked "
+    "Russia to stop recruiting its citizens."
+)
+QUIET = (
+    "The city council voted on Tuesday to repair the old river bridge before winter, after "
+    "engineers found cracks in two of its stone arches during the spring inspection."
+)
+
+
+@pytest.fixture
+def app(make_settings: Any, watchlists_dir: Path) -> Iterator[App]:
+    shutil.copy(REPO / "watchlists" / "foreign-recruitment.yaml", watchlists_dir)
+    application = App.open(make_settings())
+    yield application
+    application.close()
+
+
+def body(index: int) -> bytes:
+    return rss(
+        item(f"r{index}", f"Nepal asks Russia to stop recruiting ({index})", RECRUITED),
+        item(f"q{index}", f"Bridge repairs approved ({index})", QUIET),
+    )
+
+
+def test_parse_and_match_returns_the_matched_results_per_entry(app: App) -> None:
+    done = worker.parse_and_match(
+        body(1), HEADERS, "http://feeds.test/1", frozenset(), app.watchlists.matcher.match
+    )
+
+    titles = [entry.title for entry in done.parsed.entries]
+    assert titles == ["Nepal asks Russia to stop recruiting (1)", "Bridge repairs approved (1)"]
+    assert done.matches is not None
+    assert [[r.watchlist for r in results] for results in done.matches] == [
+        ["foreign-recruitment"],
+        [],
+    ]
+    expected = [r for r in app.watchlists.matcher.match(titles[0], RECRUITED) if r.matched]
+    assert list(done.matches[0]) == expected
+
+
+def test_a_worker_uses_the_matcher_it_was_started_with(app: App) -> None:
+    worker.init_worker(app.watchlists.matcher.match)
+    try:
+        done = worker.parse_and_match(body(2), HEADERS, "http://feeds.test/2", frozenset())
+        assert done.matches is not None
+        assert [len(results) for results in done.matches] == [1, 0]
+    finally:
+        worker.init_worker(None)
+    unmatched = worker.parse_and_match(body(2), HEADERS, "http://feeds.test/2", frozenset())
+    assert unmatched.matches is None
+
+
+def test_a_failing_matcher_leaves_matching_to_the_storing_step() -> None:
+    def broken(title: str, text: str) -> list[MatchResult]:
+        raise RuntimeError("broken watchlist")
+
+    done = worker.parse_and_match(body(3), HEADERS, "http://feeds.test/3", frozenset(), broken)
+
+    assert len(done.parsed.entries) == 2
+    assert done.matches is None
+
+
+def test_a_poll_big_enough_for_the_pool_stores_every_match_once(
+    app: App, feed_server: FeedServer
+) -> None:
+    count = POOL_MIN_FEEDS + 2
+    urls = [feed_server.add(f"/feed/{n}", Resource(body(n))) for n in range(count)]
+    with transaction(app.sessions) as session:
+        for url in urls:
+            store.add_feed(session, url, now=datetime.now(UTC) - timedelta(seconds=1))
+
+    report = poll_due_feeds(app)
+
+    assert report.new_articles == 2 * count
+    # one wire story: alerted once, its later copies stored as duplicates
+    assert report.matched == {"foreign-recruitment": 1}
+    assert sum(o.duplicate_matches for o in report.outcomes) == count - 1
+    with transaction(app.sessions) as session:
+        rows = session.execute(
+            select(Article.entry_id, Article.title, Match.explanation).join(
+                Match, Match.article_id == Article.id
+            )
+        ).all()
+    assert sorted(entry_id for entry_id, _, _ in rows) == sorted(f"r{n}" for n in range(count))
+    for _, title, explanation in rows:
+        (expected,) = [r for r in app.watchlists.matcher.match(title, RECRUITED) if r.matched]
+        assert explanation == json.loads(json.dumps(expected.to_json()))
