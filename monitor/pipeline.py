@@ -624,7 +624,7 @@ def _store_entries(
     refs: list[int] = []  # >= 0: an existing story id; < 0: -(index+1) of a new story
     new_fingerprints: list[str | None] = []
     batch_urls: dict[str, int] = {}
-    batch_sigs: list[tuple[int, bytes, tuple[str, ...]]] = []
+    batch_sigs: list[tuple[int, bytes, frozenset[str]]] = []
     joined = 0
     merges: dict[int, int] = {}  # story → the story it turned out to be (same event)
     for entry in fresh:
@@ -634,7 +634,7 @@ def _store_entries(
             url_ref = batch_urls.get(entry.canonical_url, by_url.get(entry.canonical_url))
         if entry.signature is not None:
             sig = entry.signature
-            pool = [(r, v) for r, v, bands in batch_sigs if set(bands) & set(sig.bands)]
+            pool = [(r, v) for r, v, bands in batch_sigs if not bands.isdisjoint(sig.bands)]
             for band in sig.bands:
                 pool.extend(candidates.get(band, ()))
             text_ref = best_match(sig, pool)
@@ -652,7 +652,7 @@ def _store_entries(
         if entry.canonical_url:
             batch_urls.setdefault(entry.canonical_url, ref)
         if entry.signature is not None:
-            batch_sigs.append((ref, entry.signature.values, entry.signature.bands))
+            batch_sigs.append((ref, entry.signature.values, frozenset(entry.signature.bands)))
     for old_story, new_story in merges.items():
         store.merge_stories(session, old_story, new_story)
     created = store.new_stories(session, new_fingerprints, now)
