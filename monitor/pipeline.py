@@ -149,8 +149,10 @@ def poll_due_feeds(app: App, *, all_feeds: bool = False, now: datetime | None = 
             if not claimed:
                 break
             if pool is None and len(claimed) >= POOL_MIN_FEEDS and (os.cpu_count() or 1) > 1:
+                # One worker fewer than cores: this process keeps a core busy fetching and
+                # storing (measured on 2 cores: one worker as fast as two, 40 MB less).
                 pool = ProcessPoolExecutor(
-                    max_workers=min(4, os.cpu_count() or 1),
+                    max_workers=min(4, (os.cpu_count() or 2) - 1),
                     mp_context=get_context("forkserver"),
                     initializer=worker.init_worker,
                     initargs=(matcher,),
