@@ -31,78 +31,8 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
-WORDS = [
-    "government",
-    "minister",
-    "report",
-    "city",
-    "region",
-    "official",
-    "market",
-    "prices",
-    "energy",
-    "water",
-    "school",
-    "hospital",
-    "harvest",
-    "bridge",
-    "railway",
-    "weather",
-    "storm",
-    "river",
-    "mountain",
-    "festival",
-    "museum",
-    "theatre",
-    "football",
-    "league",
-    "season",
-    "coach",
-    "players",
-    "company",
-    "bank",
-    "loan",
-    "budget",
-    "tax",
-    "reform",
-    "parliament",
-    "vote",
-    "union",
-    "factory",
-    "export",
-    "import",
-    "trade",
-    "agreement",
-    "talks",
-    "summit",
-    "delegation",
-    "visit",
-    "statement",
-    "press",
-    "interview",
-    "survey",
-    "study",
-    "university",
-    "students",
-    "teachers",
-    "doctors",
-    "nurses",
-    "patients",
-    "clinic",
-    "vaccine",
-    "library",
-    "airport",
-    "highway",
-    "traffic",
-    "housing",
-    "rent",
-    "tourism",
-    "hotel",
-    "restaurant",
-    "music",
-    "film",
-    "award",
-]
+from benchmarks._corpus import FILLER_WORDS, rss_document
+
 TOPICAL = (
     "Relatives say recruiters in Moscow offered Nepali and Uzbek migrants army contracts with "
     "large signing bonuses before sending them to the front in Ukraine."
@@ -115,9 +45,10 @@ def feed_body(index: int, version: int, entries: int) -> bytes:
     base = datetime(2026, 1, 1, tzinfo=UTC)
     for n in range(version * 2, entries + version * 2):
         rng = random.Random(index * 1_000_003 + n)
-        title = " ".join(rng.choice(WORDS) for _ in range(8)).capitalize()
+        title = " ".join(rng.choice(FILLER_WORDS) for _ in range(8)).capitalize()
         paragraphs = [
-            " ".join(rng.choice(WORDS) for _ in range(45)).capitalize() + "." for _ in range(2)
+            " ".join(rng.choice(FILLER_WORDS) for _ in range(45)).capitalize() + "."
+            for _ in range(2)
         ]
         if n % 20 == 7:
             paragraphs.append(TOPICAL)
@@ -128,11 +59,7 @@ def feed_body(index: int, version: int, entries: int) -> bytes:
             f"?utm_source=rss</link><guid>https://news{index % 97}.example.org/{index}/{n}</guid>"
             f"<pubDate>{when}</pubDate><description>{description}</description></item>"
         )
-    return (
-        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
-        f"<title>Feed {index}</title><link>https://news{index % 97}.example.org/</link>"
-        f"<language>en</language>{''.join(reversed(items))}</channel></rss>"
-    ).encode()
+    return rss_document(index, items)
 
 
 # ---------------------------------------------------------------- the feed server

@@ -40,6 +40,8 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
+from benchmarks._corpus import FILLER_WORDS, rss_document
+
 PG_URL = os.environ.get(
     "MONITOR_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
@@ -50,42 +52,6 @@ TOPICAL = (
     "Relatives in Kathmandu say agents offered Nepali and Uzbek migrant workers army contracts "
     "with signing bonuses, and that the recruited men were sent to the front in Ukraine"
 )
-WORDS = [
-    "council",
-    "budget",
-    "harbour",
-    "weather",
-    "river",
-    "bridge",
-    "school",
-    "library",
-    "market",
-    "festival",
-    "tram",
-    "orchestra",
-    "museum",
-    "bakery",
-    "cyclist",
-    "marathon",
-    "garden",
-    "lantern",
-    "ferry",
-    "archive",
-    "census",
-    "election",
-    "vineyard",
-    "glacier",
-    "forest",
-    "meadow",
-    "parliament",
-    "tariff",
-    "airport",
-    "railway",
-    "canal",
-    "textile",
-    "copper",
-    "wheat",
-]
 
 
 def host(index: int) -> str:
@@ -110,18 +76,14 @@ def feed_body(index: int, round_number: int) -> bytes:
     base = datetime(2026, 1, 1, tzinfo=UTC)
     for n in numbers:
         rng = random.Random(index * 1_000_003 + n)
-        words = " ".join(rng.choice(WORDS) for _ in range(60))
+        words = " ".join(rng.choice(FILLER_WORDS) for _ in range(60))
         text = f"{TOPICAL} ({index}-{n}). {words}." if n >= 1000 else f"{words}."
         items.append(
             f"<item><title>Item {index}-{n} {words[:40]}</title><link>{guid(index, n)}</link>"
             f"<guid>{guid(index, n)}</guid><pubDate>{format_datetime(base + timedelta(hours=n))}"
             f"</pubDate><description>{text}</description></item>"
         )
-    return (
-        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
-        f"<title>Feed {index}</title><link>https://news{index % 97}.example.org/</link>"
-        f"<language>en</language>{''.join(reversed(items))}</channel></rss>"
-    ).encode()
+    return rss_document(index, items)
 
 
 # ---------------------------------------------------------------- the feed server
@@ -222,7 +184,7 @@ def seed(database_url: str, folder: Path, port: int, feeds: int, articles: int) 
         index = number % feeds
         n = number // feeds
         seen = now - timedelta(minutes=number % (365 * 24 * 60))
-        words = " ".join(WORDS[(number * 7 + k) % len(WORDS)] for k in range(45))
+        words = " ".join(FILLER_WORDS[(number * 7 + k) % len(FILLER_WORDS)] for k in range(45))
         return (
             index + 1,
             guid(index, n) if n < BASE_ENTRIES else f"filler-{number}",
