@@ -9,6 +9,8 @@ this process.
 from __future__ import annotations
 
 import json
+import logging
+import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -121,6 +123,20 @@ def health(service: Service) -> tuple[int, dict[str, Any]]:
     return (200 if healthy else 503), body
 
 
+log = logging.getLogger(__name__)
+
+
+class QuietHTTPServer(ThreadingHTTPServer):
+    """A threaded HTTP server that logs a failed request (a client that hung up
+    mid-answer) at debug level instead of printing a traceback to stderr."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        error = sys.exc_info()[1]
+        log.debug("HTTP request from %s failed: %r", client_address, error)
+
+
 class HealthServer:
     def __init__(self, service: Service, host: str, port: int) -> None:
         service.metrics.registry.register(_StoreCollector(service))
@@ -149,8 +165,7 @@ class HealthServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.server = ThreadingHTTPServer((host, port), Handler)
-        self.server.daemon_threads = True
+        self.server = QuietHTTPServer((host, port), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, name="health", daemon=True)
 
     @property

@@ -6,9 +6,11 @@ import hashlib
 import mimetypes
 import threading
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
+
+from monitor.health import QuietHTTPServer
 
 FEEDS_DIR = Path(__file__).parent / "feeds"
 CONTENT_TYPES = {
@@ -55,8 +57,7 @@ class StaticFeedServer:
                 self.wfile.write(body)
 
         self.paths = sorted(files)
-        self.server = ThreadingHTTPServer((host, port), Handler)
-        self.server.daemon_threads = True
+        self.server = QuietHTTPServer((host, port), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def url(self, path: str) -> str:
