@@ -58,7 +58,7 @@ def _article(
     )
     session.add(article)
     session.flush()
-    session.add(StoryKey(key=f"k-{entry}", article_id=article.id))
+    session.add(StoryKey(key=article.id, article_id=article.id))
     return article
 
 

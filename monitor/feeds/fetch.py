@@ -358,6 +358,9 @@ class Fetcher:
                     continue
                 response_headers = {k.lower(): v for k, v in response.headers.items()}
                 if status == 304:
+                    # Read the (empty) rest, so the connection goes back to the pool for the
+                    # next feed instead of being closed (measured: a new TCP connection per 304).
+                    await response.aread()
                     return FetchResult(url, current, 304, response_headers, b"", tuple(redirects))
                 if status >= 300 or status < 200:
                     raise self._status_error(url, status, response_headers)

@@ -132,14 +132,13 @@ def upgrade() -> None:
         batch_op.create_index('ix_articles_story_id', ['story_id'], unique=False)
 
     op.create_table('story_keys',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('key', sa.String(length=24), nullable=False),
-    sa.Column('article_id', sa.Integer(), nullable=False),
+    sa.Column('key', sa.BigInteger(), autoincrement=False, nullable=False),
+    sa.Column('article_id', sa.Integer(), autoincrement=False, nullable=False),
     sa.ForeignKeyConstraint(['article_id'], ['articles.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id')
+    sa.PrimaryKeyConstraint('key', 'article_id'),
+    sqlite_with_rowid=False
     )
     with op.batch_alter_table('story_keys', schema=None) as batch_op:
-        batch_op.create_index('ix_story_keys_key', ['key'], unique=False)
         batch_op.create_index('ix_story_keys_article_id', ['article_id'], unique=False)
 
     op.create_table('matches',
@@ -196,7 +195,6 @@ def downgrade() -> None:
 
     with op.batch_alter_table('story_keys', schema=None) as batch_op:
         batch_op.drop_index('ix_story_keys_article_id')
-        batch_op.drop_index('ix_story_keys_key')
 
     op.drop_table('story_keys')
     op.drop_table('articles')
