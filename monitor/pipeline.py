@@ -154,7 +154,7 @@ def poll_due_feeds(app: App, *, all_feeds: bool = False, now: datetime | None = 
         # storing (measured on 2 cores: one worker as fast as two, 40 MB less).
         pool = ProcessPoolExecutor(
             max_workers=min(4, (os.cpu_count() or 2) - 1),
-            mp_context=get_context("forkserver"),
+            mp_context=_forkserver(),
             initializer=worker.init_worker,
             initargs=(matcher,),
         )
@@ -166,6 +166,18 @@ def poll_due_feeds(app: App, *, all_feeds: bool = False, now: datetime | None = 
         if pool is not None:
             pool.shutdown(cancel_futures=True)
     return PollReport(tuple(outcomes), started, datetime.now(UTC))
+
+
+def _forkserver() -> Any:
+    """The forkserver context, with the parse worker's modules imported in the server.
+
+    Workers are forked from the server with those modules already loaded, so a poll's
+    pool starts in milliseconds instead of re-importing lxml, feedparser and the
+    matcher's modules each poll (measured: 1.4 s to a first result).
+    """
+    context = get_context("forkserver")
+    context.set_forkserver_preload(["monitor.feeds.worker", "monitor.matching.matcher"])
+    return context
 
 
 def check_feed(app: App, url: str) -> Probe:

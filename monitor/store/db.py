@@ -60,9 +60,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
-    # 32 MiB of page cache instead of 2: storing a poll inserts band keys at random
+    # 16 MiB of page cache instead of 2: storing a poll inserts band keys at random
     # places in large indexes, and a small cache rereads (and rewrites) their pages.
-    cursor.execute("PRAGMA cache_size=-32768")
+    cursor.execute("PRAGMA cache_size=-16384")
     cursor.close()
 
 
