@@ -73,8 +73,9 @@ def _text(element: Any, path: str) -> str | None:
     found = element.find(path)
     if found is None:
         return None
-    value = "".join(found.itertext()).strip()
-    return value or None
+    # An element without children (nearly all of them) is its .text; no text iterator.
+    value = (found.text or "") if len(found) == 0 else "".join(found.itertext())
+    return value.strip() or None
 
 
 def _date(value: str | None) -> Any:
