@@ -12,8 +12,9 @@ own fresh process on its own SQLite file, so peak RSS is its own:
   ``--watchlists EMPTY_DIR`` to leave matching out, as reader has none);
 - reader: ``update_feeds(workers=N, scheduled=False)`` (it does not match).
 
-Prints the wall time of each cycle, the peak RSS (main process, and sampled with its
-parse workers), and the ratios. ``pip install -e '.[bench]'`` installs ``reader``.
+Prints the wall time of each cycle, the peak RSS (main process; and sampled with its
+forkserver and parse workers, as a sum of RSS, which counts their shared pages once per
+process, and as PSS), and the ratios. ``pip install -e '.[bench]'`` installs ``reader``.
 """
 
 from __future__ import annotations
@@ -111,15 +112,24 @@ def serve(port_out: Any, cycle: Any, feeds: int, entries: int) -> None:
 # ---------------------------------------------------------------- memory
 
 
-def _rss_kb(pid: int) -> int:
+def _memory_kb(pid: int, file: str, field: str) -> int:
     try:
-        with open(f"/proc/{pid}/status") as status:
+        with open(f"/proc/{pid}/{file}") as status:
             for line in status:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field):
                     return int(line.split()[1])
     except OSError:
         pass
     return 0
+
+
+def _rss_kb(pid: int) -> int:
+    return _memory_kb(pid, "status", "VmRSS:")
+
+
+def _pss_kb(pid: int) -> int:
+    """Proportional set size: pages shared by n processes count 1/n in each."""
+    return _memory_kb(pid, "smaps_rollup", "Pss:")
 
 
 def _descendants(root: int) -> list[int]:
@@ -141,7 +151,12 @@ def _descendants(root: int) -> list[int]:
 
 
 class TreeRSS:
-    """Samples the RSS of this process and all its descendants (parse workers) every 0.2 s."""
+    """Samples the memory of this process and all its descendants (parse workers) every 0.2 s.
+
+    Two sums: RSS, which counts the pages the forked workers share with their
+    forkserver once per process, and PSS, which splits each shared page among its sharers
+    (the memory the tree really holds).
+    """
 
     def __init__(self) -> None:
         import os
@@ -149,19 +164,21 @@ class TreeRSS:
 
         self.pid = os.getpid()
         self.peak_total_mb = 0.0
+        self.peak_pss_mb = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         while not self._stop.wait(0.2):
-            total = _rss_kb(self.pid) + sum(_rss_kb(p) for p in _descendants(self.pid))
-            self.peak_total_mb = max(self.peak_total_mb, total / 1024)
+            tree = [self.pid, *_descendants(self.pid)]
+            self.peak_total_mb = max(self.peak_total_mb, sum(map(_rss_kb, tree)) / 1024)
+            self.peak_pss_mb = max(self.peak_pss_mb, sum(map(_pss_kb, tree)) / 1024)
 
-    def stop(self) -> float:
+    def stop(self) -> tuple[float, float]:
         self._stop.set()
         self._thread.join()
-        return self.peak_total_mb
+        return self.peak_total_mb, self.peak_pss_mb
 
 
 # ---------------------------------------------------------------- the two clients
@@ -270,11 +287,13 @@ def main() -> None:
     first = statistics.median(r[0][0] for r in ours)
     second = statistics.median(r[0][1] for r in ours)
     rss = max(r[1] for r in ours)
-    tree_rss = max(r[2] for r in ours)
+    tree_rss = max(r[2][0] for r in ours)
+    tree_pss = max(r[2][1] for r in ours)
     print(
         f"news-monitor: cycle 1 {first:.2f} s, cycle 2 {second:.2f} s "
         f"(cycle 1 / cycle 2 = {first / second:.1f}x), peak RSS {rss:.0f} MB "
-        f"(with the parse workers, sampled: {tree_rss:.0f} MB)"
+        f"(with the forkserver and parse workers, sampled: RSS sum {tree_rss:.0f} MB, "
+        f"PSS {tree_pss:.0f} MB)"
     )
     if not args.skip_reader:
         peers = [in_process(run_reader, urls, cycle, args.reader_workers) for _ in range(args.runs)]
