@@ -153,6 +153,8 @@ _BLOCK_TAGS = (
     "hr",
     "main",
 )
+
+
 def _collapse(text: str) -> str:
     """Runs of spaces (any Unicode space) as one space, blank lines dropped, no edge spaces.
 

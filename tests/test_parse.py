@@ -238,6 +238,19 @@ def test_fast_path_agrees_on_a_varied_rss_feed() -> None:
     assert first.text.startswith("Full text 1: recruiters")
 
 
+def test_known_json_feed_items_are_counted_not_normalised() -> None:
+    body = (DATA / "recruitment.json").read_bytes()
+    headers = {"content-type": "application/feed+json"}
+    full = parse_feed(body, headers, "https://ib.example.org/feed.json", now=NOW)
+    partial = parse_feed(
+        body, headers, "https://ib.example.org/feed.json", now=NOW, known=frozenset({"ib-77"})
+    )
+    assert [e.entry_id for e in full.entries] == ["ib-77", "ib-78"]
+    assert partial.entries == full.entries[1:]
+    assert partial.known == 1 and full.known == 0
+    assert partial.dates == full.dates  # the known item's date still counts for the schedule
+
+
 def test_known_entries_are_counted_not_normalised() -> None:
     body = (DATA / "recruitment.rss").read_bytes()
     full = parse_feed(body, RSS, "https://steppe.example.org/rss", now=NOW)

@@ -382,6 +382,9 @@ def test_server_that_keeps_its_etag_for_new_content_is_caught(
     caught = poll_due_feeds(app, all_feeds=True, now=start + timedelta(hours=25))
     assert outcome(caught, url).new == 1  # the daily unconditional fetch finds it
     assert feed_row(app, url).ignores_validators
+    with app.sessions() as session:  # what `feeds list --json` prints for it
+        (listed,) = [row.to_json() for row in store.list_feeds(session) if row.url == url]
+    assert listed["ignores_validators"] is True
     poll_due_feeds(app, all_feeds=True, now=start + timedelta(hours=26))
     last_headers = [h for path, h in feed_server.requests if path == "/stale"][-1]
     assert "If-None-Match" not in last_headers  # from now on always fetched in full

@@ -94,7 +94,7 @@ def parse_feed(
     if not stripped:
         raise ParseError("empty", f"{url}: the server sent an empty body instead of a feed")
     if stripped[:1] in (b"{", b"[") or "json" in content_type.lower():
-        return parse_json_feed(stripped, url, now=now)
+        return parse_json_feed(stripped, url, now=now, known=known)
     if _ENTITY_DECL.search(body[:65536]):
         raise ParseError(
             "hostile_xml",
@@ -318,8 +318,10 @@ def build_entry(
     )
 
 
-def parse_json_feed(body: bytes, url: str, *, now: datetime | None = None) -> ParsedFeed:
-    """JSON Feed 1.0 and 1.1 (https://jsonfeed.org/version/1.1)."""
+def parse_json_feed(
+    body: bytes, url: str, *, now: datetime | None = None, known: frozenset[str] = frozenset()
+) -> ParsedFeed:
+    """JSON Feed 1.0 and 1.1 (https://jsonfeed.org/version/1.1); ``known`` ids only counted."""
     now = now or datetime.now(UTC)
     try:
         data = json.loads(body)
@@ -333,20 +335,29 @@ def parse_json_feed(body: bytes, url: str, *, now: datetime | None = None) -> Pa
         raise ParseError("parse_error", f"{url}: the JSON Feed has no list of items")
     feed_language = _str(data.get("language"))
     entries = []
+    dates: list[datetime] = []
+    skipped = 0
     for item in items:
         if not isinstance(item, dict):
+            continue
+        raw_date = _str(item.get("date_published")) or _str(item.get("date_modified"))
+        published_at = _iso_date(raw_date, now)
+        if published_at is not None:
+            dates.append(published_at)
+        link = _str(item.get("url")) or _str(item.get("external_url"))
+        identity = guid_or_link_identity(_str(item.get("id")), link)
+        if identity is not None and identity in known:
+            skipped += 1
             continue
         title = html_to_text(_str(item.get("title")) or "")
         html = _str(item.get("content_html"))
         text = html_to_text(html) if html else (_str(item.get("content_text")) or "")
         if not text:
             text = html_to_text(_str(item.get("summary")) or "")
-        raw_date = _str(item.get("date_published")) or _str(item.get("date_modified"))
         authors = item.get("authors") or ([item["author"]] if item.get("author") else [])
         author = next(
             (a.get("name") for a in authors if isinstance(a, dict) and a.get("name")), None
         )
-        link = _str(item.get("url")) or _str(item.get("external_url"))
         entries.append(
             build_entry(
                 guid=_str(item.get("id")),
@@ -357,7 +368,7 @@ def parse_json_feed(body: bytes, url: str, *, now: datetime | None = None) -> Pa
                 language=detect_language(
                     f"{title}. {text}", _str(item.get("language")) or feed_language
                 ),
-                published_at=_iso_date(raw_date, now),
+                published_at=published_at,
                 raw_date=raw_date,
             )
         )
@@ -368,7 +379,8 @@ def parse_json_feed(body: bytes, url: str, *, now: datetime | None = None) -> Pa
         language=feed_language,
         ttl_minutes=None,
         entries=tuple(_unique(tuple(entries))),
-        dates=tuple(e.published_at for e in entries if e.published_at is not None),
+        known=skipped,
+        dates=tuple(dates),
     )
 
 

@@ -109,6 +109,7 @@ class FeedSummary:
     fetch_full_text: bool
     interval_minutes: int | None
     interval_pinned: bool
+    ignores_validators: bool = False  # answered the same ETag/Last-Modified for new content
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -125,6 +126,8 @@ class FeedSummary:
             "parse_warning": self.parse_warning,
             "full_text": self.fetch_full_text,
             "interval_minutes": self.interval_minutes,
+            "interval_pinned": self.interval_pinned,
+            "ignores_validators": self.ignores_validators,
         }
 
 
@@ -210,6 +213,7 @@ def list_feeds(session: Session) -> list[FeedSummary]:
             fetch_full_text=bool(feed.fetch_full_text),
             interval_minutes=feed.interval_minutes,
             interval_pinned=bool(feed.interval_pinned),
+            ignores_validators=bool(feed.ignores_validators),
         )
         for feed, count in rows
     ]
