@@ -56,7 +56,9 @@ log = logging.getLogger("monitor.pipeline")
 LEASE = timedelta(minutes=15)
 BATCH = 1000
 # A batch is at most this many rounds of concurrent fetches, so even when every fetch
-# hits the total time limit (20 x 30 s by default) the batch ends inside its lease.
+# hits the total time limit (20 x 30 s by default) the batch ends inside its lease. The
+# next batch is claimed when fewer than two rounds are left in flight (22 x 30 s < 15 min).
+# Feeds of one slow host are fetched 2 at a time, so they take more rounds than this.
 ROUNDS_PER_BATCH = 20
 POOL_MIN_FEEDS = 32  # below this, parsing on a thread beats starting worker processes
 STORY_WINDOW = timedelta(days=30)  # near-duplicates are looked for among this recent past
