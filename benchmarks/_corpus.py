@@ -1,6 +1,10 @@
-"""What the feed benchmarks share: filler vocabulary and the RSS document around items."""
+"""What the feed benchmarks share: filler vocabulary, the RSS document, the feed server."""
 
 from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
 
 FILLER_WORDS = [
     "government",
@@ -83,3 +87,58 @@ def rss_document(index: int, items: list[str]) -> bytes:
         f"<title>Feed {index}</title><link>https://news{index % 97}.example.org/</link>"
         f"<language>en</language>{''.join(reversed(items))}</channel></rss>"
     ).encode()
+
+
+def serve_feeds(
+    port_out: Any,
+    version_of: Callable[[int], int],
+    body_of: Callable[[int, int], bytes],
+    *,
+    host: str = "127.0.0.1",
+    delay_seconds: Callable[[], float] = lambda: 0.0,
+) -> None:
+    """Serve feed ``/feed/N`` over HTTP/1.1 keep-alive until killed; its port goes to ``port_out``.
+
+    The ETag is ``"N-version"``: a request that sends the current one gets 304, any
+    other the body of that version.
+    """
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                index = int(lines[0].split(" ")[1].rsplit("/", 1)[-1])
+                sent_etag = ""
+                for line in lines[1:]:
+                    if line.lower().startswith("if-none-match:"):
+                        sent_etag = line.split(":", 1)[1].strip()
+                delay = delay_seconds()
+                if delay:
+                    await asyncio.sleep(delay)
+                version = version_of(index)
+                etag = f'"{index}-{version}"'
+                if sent_etag == etag:
+                    writer.write(f"HTTP/1.1 304 Not Modified\r\nETag: {etag}\r\n\r\n".encode())
+                else:
+                    body = body_of(index, version)
+                    writer.write(
+                        (
+                            "HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml; charset=utf-8"
+                            f"\r\nETag: {etag}\r\nContent-Length: {len(body)}\r\n\r\n"
+                        ).encode()
+                        + body
+                    )
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, ValueError, IndexError):
+            pass
+        finally:
+            writer.close()
+
+    async def main() -> None:
+        server = await asyncio.start_server(handle, host, 0, backlog=4096)
+        port_out.value = server.sockets[0].getsockname()[1]
+        async with server:
+            await server.serve_forever()
+
+    asyncio.run(main())

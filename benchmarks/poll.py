@@ -20,7 +20,6 @@ process, and as PSS), and the ratios. ``pip install -e '.[bench]'`` installs ``r
 from __future__ import annotations
 
 import argparse
-import asyncio
 import multiprocessing as mp
 import random
 import resource
@@ -32,7 +31,7 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks._corpus import FILLER_WORDS, rss_document
+from benchmarks._corpus import FILLER_WORDS, rss_document, serve_feeds
 
 TOPICAL = (
     "Relatives say recruiters in Moscow offered Nepali and Uzbek migrants army contracts with "
@@ -68,45 +67,11 @@ def feed_body(index: int, version: int, entries: int) -> bytes:
 
 def serve(port_out: Any, cycle: Any, feeds: int, entries: int) -> None:
     bodies = {(i, v): feed_body(i, v, entries) for i in range(feeds) for v in (0, 1)}
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                lines = head.decode("latin-1").split("\r\n")
-                path = lines[0].split(" ")[1]
-                headers = {}
-                for line in lines[1:]:
-                    if ":" in line:
-                        key, value = line.split(":", 1)
-                        headers[key.strip().lower()] = value.strip()
-                index = int(path.rsplit("/", 1)[-1])
-                version = 1 if cycle.value == 2 and index % 2 == 0 else 0
-                etag = f'"{index}-{version}"'
-                if headers.get("if-none-match") == etag:
-                    writer.write(f"HTTP/1.1 304 Not Modified\r\nETag: {etag}\r\n\r\n".encode())
-                else:
-                    body = bodies[(index, version)]
-                    writer.write(
-                        (
-                            "HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml; charset=utf-8\r\n"
-                            f"ETag: {etag}\r\nContent-Length: {len(body)}\r\n\r\n"
-                        ).encode()
-                        + body
-                    )
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
-
-    async def main() -> None:
-        server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=1024)
-        port_out.value = server.sockets[0].getsockname()[1]
-        async with server:
-            await server.serve_forever()
-
-    asyncio.run(main())
+    serve_feeds(
+        port_out,
+        version_of=lambda index: 1 if cycle.value == 2 and index % 2 == 0 else 0,
+        body_of=lambda index, version: bodies[(index, version)],
+    )
 
 
 # ---------------------------------------------------------------- memory

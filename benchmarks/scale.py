@@ -27,7 +27,6 @@ in a schema of its own that is dropped afterwards. Not part of ``make test``.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import multiprocessing as mp
 import os
 import random
@@ -40,7 +39,7 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks._corpus import FILLER_WORDS, rss_document
+from benchmarks._corpus import FILLER_WORDS, rss_document, serve_feeds
 
 PG_URL = os.environ.get(
     "MONITOR_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -92,47 +91,23 @@ def feed_body(index: int, round_number: int) -> bytes:
 def serve(port_out: Any, round_value: Any, delay_ms: Any, share: float) -> None:
     cache: dict[tuple[int, int], bytes] = {}
 
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                lines = head.decode("latin-1").split("\r\n")
-                index = int(lines[0].split(" ")[1].rsplit("/", 1)[-1])
-                sent_etag = ""
-                for line in lines[1:]:
-                    if line.lower().startswith("if-none-match:"):
-                        sent_etag = line.split(":", 1)[1].strip()
-                if delay_ms.value:
-                    await asyncio.sleep(delay_ms.value / 1000)
-                current = round_value.value
-                version = current if changed(index, current, share) else 0
-                etag = f'"{index}-{version}"'
-                if sent_etag == etag:
-                    writer.write(f"HTTP/1.1 304 Not Modified\r\nETag: {etag}\r\n\r\n".encode())
-                else:
-                    body = cache.get((index, version))
-                    if body is None:
-                        body = cache[(index, version)] = feed_body(index, version)
-                    writer.write(
-                        (
-                            "HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml; charset=utf-8"
-                            f"\r\nETag: {etag}\r\nContent-Length: {len(body)}\r\n\r\n"
-                        ).encode()
-                        + body
-                    )
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError, ValueError, IndexError):
-            pass
-        finally:
-            writer.close()
+    def version_of(index: int) -> int:
+        current = int(round_value.value)
+        return current if changed(index, current, share) else 0
 
-    async def main() -> None:
-        server = await asyncio.start_server(handle, "0.0.0.0", 0, backlog=4096)
-        port_out.value = server.sockets[0].getsockname()[1]
-        async with server:
-            await server.serve_forever()
+    def body_of(index: int, version: int) -> bytes:
+        body = cache.get((index, version))
+        if body is None:
+            body = cache[(index, version)] = feed_body(index, version)
+        return body
 
-    asyncio.run(main())
+    serve_feeds(
+        port_out,
+        version_of,
+        body_of,
+        host="0.0.0.0",
+        delay_seconds=lambda: delay_ms.value / 1000,
+    )
 
 
 # ---------------------------------------------------------------- the database

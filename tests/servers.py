@@ -13,35 +13,20 @@ import email
 import email.policy
 import hashlib
 import socket
-import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from monitor.health import QuietHTTPServer
+
 Handler = Callable[[BaseHTTPRequestHandler], None]
-
-
-class _QuietHTTPServer(ThreadingHTTPServer):
-    """Keeps a request's exception (a client that hung up mid-answer) instead of
-    printing it to ``sys.stderr``, which a test's ``CliRunner`` may be capturing."""
-
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
-        super().__init__(address, handler)
-        self.errors: list[BaseException] = []
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        error = sys.exc_info()[1]
-        if error is not None:
-            self.errors.append(error)
 
 
 @dataclass
@@ -110,7 +95,7 @@ class FeedServer:
                 if body:
                     self.wfile.write(body)
 
-        self._server = _QuietHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server = QuietHTTPServer(("127.0.0.1", 0), _Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property

@@ -295,39 +295,25 @@ def test_claims_do_not_overlap(app: App, feed_server: FeedServer) -> None:
     for n in range(6):
         add(app, feed_server.url(f"/c{n}"))
     now = datetime.now(UTC)
-    with transaction(app.sessions) as session:
-        first = store.claim_due_feeds(
-            session,
-            now=now,
-            cycle_started=now,
-            owner="a",
-            lease=timedelta(minutes=5),
-            all_feeds=False,
-            limit=4,
-        )
-    with transaction(app.sessions) as session:
-        second = store.claim_due_feeds(
-            session,
-            now=now,
-            cycle_started=now,
-            owner="b",
-            lease=timedelta(minutes=5),
-            all_feeds=False,
-            limit=4,
-        )
+
+    def claim(owner: str, at: datetime, limit: int) -> list[store.FeedForUpdate]:
+        with transaction(app.sessions) as session:
+            return store.claim_due_feeds(
+                session,
+                now=at,
+                cycle_started=at,
+                owner=owner,
+                lease=timedelta(minutes=5),
+                all_feeds=False,
+                limit=limit,
+            )
+
+    first = claim("a", now, 4)
+    second = claim("b", now, 4)
     assert len(first) == 4 and len(second) == 2
     assert not {f.id for f in first} & {f.id for f in second}
     later = now + timedelta(minutes=6)  # leases expired: the feeds can be claimed again
-    with transaction(app.sessions) as session:
-        third = store.claim_due_feeds(
-            session,
-            now=later,
-            cycle_started=later,
-            owner="c",
-            lease=timedelta(minutes=5),
-            all_feeds=False,
-            limit=10,
-        )
+    third = claim("c", later, 10)
     assert len(third) == 6
 
 

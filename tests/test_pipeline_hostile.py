@@ -80,31 +80,22 @@ def bomb() -> bytes:
     return gzip.compress(b"\0" * (64 * MiB), compresslevel=6)
 
 
+def _gzipped(handler: BaseHTTPRequestHandler, body: bytes) -> None:
+    headers = {
+        "Content-Type": "application/rss+xml",
+        "Content-Encoding": "gzip",
+        "Content-Length": str(len(body)),
+    }
+    _raw(handler, 200, headers, body)
+
+
 def gzip_bomb(handler: BaseHTTPRequestHandler) -> None:
-    body = bomb()
-    _raw(
-        handler,
-        200,
-        {
-            "Content-Type": "application/rss+xml",
-            "Content-Encoding": "gzip",
-            "Content-Length": str(len(body)),
-        },
-        body,
-    )
+    _gzipped(handler, bomb())
 
 
 def gzipped_feed(handler: BaseHTTPRequestHandler) -> None:
-    body = gzip.compress(rss(item("gz", "Compressed", "A compressed healthy feed entry.")))
-    _raw(
-        handler,
-        200,
-        {
-            "Content-Type": "application/rss+xml",
-            "Content-Encoding": "gzip",
-            "Content-Length": str(len(body)),
-        },
-        body,
+    _gzipped(
+        handler, gzip.compress(rss(item("gz", "Compressed", "A compressed healthy feed entry.")))
     )
 
 

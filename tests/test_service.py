@@ -7,12 +7,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
+from tests.harness import run_cli, wait_for
 from tests.servers import FeedServer, Resource, SMTPServer, free_port
 
 WATCHLIST = """\
@@ -39,32 +39,12 @@ FEED = """\
 """
 
 
-def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "monitor", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 def _get(url: str) -> tuple[int, bytes]:
     try:
         with urllib.request.urlopen(url, timeout=5) as response:
             return int(response.status), response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
-
-
-def _wait(condition: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
@@ -84,7 +64,7 @@ def service_env(
         MONITOR_IMPORT_DEFAULT_FEEDS="false",
         MONITOR_HTTP_PORT=str(free_port()),
     )
-    added = _cli(env, "feeds", "add", feed_server.url("/wire.xml"), "--title", "Loopback Wire")
+    added = run_cli(env, "feeds", "add", feed_server.url("/wire.xml"), "--title", "Loopback Wire")
     assert added.returncode == 0, added.stderr
     return env
 
@@ -104,7 +84,7 @@ def test_run_polls_emails_serves_health_and_stops_on_sigterm(
     )
     try:
         # It polls at once and, the schedule being `immediate`, mails the match.
-        _wait(lambda: smtp_server.to("desk@example.org"), 60, "the digest email")
+        wait_for(lambda: smtp_server.to("desk@example.org"), 60, "the digest email")
         [message] = smtp_server.to("desk@example.org")
         assert "Recruitment watch" in str(message["Subject"])
         text_part = message.get_body(preferencelist=("plain",))
@@ -126,7 +106,7 @@ def test_run_polls_emails_serves_health_and_stops_on_sigterm(
         assert b'news_monitor_matches{watchlist="recruitment"} 1.0' in metrics
 
         # A second copy on the same SQLite file refuses to start.
-        second = _cli({**env, "MONITOR_HTTP_PORT": "0"}, "run")
+        second = run_cli({**env, "MONITOR_HTTP_PORT": "0"}, "run")
         assert second.returncode == 1
         assert "another news-monitor run (pid " in second.stderr
         assert "stop it first" in second.stderr
@@ -141,9 +121,9 @@ def test_run_polls_emails_serves_health_and_stops_on_sigterm(
 
 
 def test_status_summarises_the_store(service_env: dict[str, str]) -> None:
-    polled = _cli(service_env, "poll")
+    polled = run_cli(service_env, "poll")
     assert polled.returncode == 0, polled.stderr
-    result = _cli(service_env, "status", "--json")
+    result = run_cli(service_env, "status", "--json")
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["feeds"] == {"ok": 1}

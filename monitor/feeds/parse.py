@@ -270,11 +270,11 @@ def _entries(
         if identity is not None and identity in known:
             skipped += 1
             continue
-        entries.append(_entry(raw, feed_language, now))
+        entries.append(_entry(raw, feed_language, when))
     return {"entries": tuple(_unique(tuple(entries))), "known": skipped, "dates": tuple(dates)}
 
 
-def _entry(raw: RawEntry, feed_language: str | None, now: datetime) -> Entry:
+def _entry(raw: RawEntry, feed_language: str | None, published_at: datetime | None) -> Entry:
     title = html_to_text(raw.title)
     text = html_to_text(raw.body) if raw.body else ""
     return build_entry(
@@ -284,7 +284,7 @@ def _entry(raw: RawEntry, feed_language: str | None, now: datetime) -> Entry:
         text=text,
         author=raw.author,
         language=detect_language(f"{title}. {text}", raw.language or feed_language),
-        published_at=_date(raw.date, now),
+        published_at=published_at,
         raw_date=raw.raw_date,
     )
 
