@@ -14,6 +14,7 @@ process that dies leaves a lease that simply expires.
 from __future__ import annotations
 
 import functools
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
+    String,
     Table,
     Update,
     and_,
@@ -30,8 +32,11 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    literal,
+    literal_column,
     or_,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy import cast as cast_
@@ -262,9 +267,22 @@ def claim_due_feeds(
 
 def update_feed(session: Session, feed_id: int, values: Mapping[str, Any]) -> None:
     """Write the poll's outcome on the feed and release its lease."""
-    statement = _feed_update(tuple(sorted(values)))
-    parameters = {f"v_{key}": value for key, value in values.items()}
-    session.connection().execute(statement, {**parameters, "v_feed_id": feed_id})
+    update_feeds(session, [(feed_id, values)])
+
+
+def update_feeds(session: Session, rows: Sequence[tuple[int, Mapping[str, Any]]]) -> None:
+    """``update_feed`` for many feeds: one ``executemany`` per set of columns written.
+
+    A batch of polls writes few distinct column sets (ok, not modified, failing), so a
+    batch of 64 feeds costs two or three statements instead of 64.
+    """
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    for feed_id, values in rows:
+        parameters = {f"v_{key}": value for key, value in values.items()}
+        groups[tuple(sorted(values))].append({**parameters, "v_feed_id": feed_id})
+    connection = session.connection()
+    for columns, parameter_rows in groups.items():
+        connection.execute(_feed_update(columns), parameter_rows)
 
 
 @functools.lru_cache(maxsize=64)
@@ -283,28 +301,32 @@ def _feed_update(columns: tuple[str, ...]) -> Update:
 
 
 def known_entries(
-    session: Session, feed_id: int, entry_ids: Sequence[str], hashes: Sequence[str]
-) -> tuple[set[str], set[str]]:
-    """Which of these entry ids, and which of these content hashes, the feed already has."""
-    ids: set[str] = set()
-    seen_hashes: set[str] = set()
-    wanted_ids = list(entry_ids)
-    wanted_hashes = list(hashes)
-    for start in range(0, max(len(wanted_ids), len(wanted_hashes)), 400):
-        id_chunk = wanted_ids[start : start + 400]
-        hash_chunk = wanted_hashes[start : start + 400]
-        a = _ARTICLES.c
-        rows = session.connection().execute(
-            select(a.entry_id, a.content_hash).where(
-                a.feed_id == feed_id,
-                or_(a.entry_id.in_(id_chunk), a.content_hash.in_(hash_chunk)),
+    session: Session, wanted: Mapping[int, tuple[Sequence[str], Sequence[str]]]
+) -> dict[int, tuple[set[str], set[str]]]:
+    """Per feed id, which of its given entry ids and content hashes it already has stored.
+
+    ``wanted`` maps a feed id to (entry ids, content hashes); one query per few hundred
+    entries for all the feeds of a batch.
+    """
+    found: dict[int, tuple[set[str], set[str]]] = {feed: (set(), set()) for feed in wanted}
+    a = _ARTICLES.c
+    connection = session.connection()
+    pairs = sorted({(feed, entry_id) for feed, (ids, _) in wanted.items() for entry_id in ids})
+    for chunk in _chunks(pairs, 400):
+        for feed_id, entry_id in connection.execute(
+            select(a.feed_id, a.entry_id).where(tuple_(a.feed_id, a.entry_id).in_(chunk))
+        ):
+            found[feed_id][0].add(entry_id)
+    wanted_hashes = {(feed, h) for feed, (_, hashes) in wanted.items() for h in hashes}
+    for chunk in _chunks(sorted({h for _, h in wanted_hashes}), 400):
+        for feed_id, content_hash in connection.execute(
+            select(a.feed_id, a.content_hash).where(
+                a.content_hash.in_(chunk), a.feed_id.in_(list(wanted))
             )
-        )
-        for entry_id, content_hash in rows:
-            ids.add(entry_id)
-            if content_hash:
-                seen_hashes.add(content_hash)
-    return ids & set(wanted_ids), seen_hashes & set(wanted_hashes)
+        ):
+            if (feed_id, content_hash) in wanted_hashes:
+                found[feed_id][1].add(content_hash)
+    return found
 
 
 def stories_by_url(session: Session, urls: Iterable[str]) -> dict[str, int]:
@@ -325,18 +347,25 @@ def stories_by_url(session: Session, urls: Iterable[str]) -> dict[str, int]:
 def near_duplicate_candidates(
     session: Session, keys: Iterable[int], *, since: datetime
 ) -> dict[int, list[tuple[int, bytes]]]:
-    """For each band key, the (story id, MinHash) of stored articles first seen since ``since``."""
+    """For each band key, the (story id, MinHash) of stored articles first seen since ``since``.
+
+    The keys travel as one parameter: an array on PostgreSQL (``= ANY``), a JSON array
+    read by ``json_each`` on SQLite. A batch of polls asks for tens of thousands of keys,
+    and one bound parameter per key cost more Python than the look-up itself (profiled).
+    """
     found: dict[int, list[tuple[int, bytes]]] = defaultdict(list)
     connection = session.connection()
     postgres = connection.dialect.name == "postgresql"
     a, k = _ARTICLES.c, _STORY_KEYS.c
-    for chunk in _chunks(sorted(set(keys)), 500):
-        # PostgreSQL: one array parameter (= ANY) plans far faster than 320 IN parameters.
-        matches_key = (
-            k.key == any_(cast_(chunk, postgresql.ARRAY(BigInteger)))
-            if postgres
-            else k.key.in_(chunk)
-        )
+    for chunk in _chunks(sorted(set(keys)), 20_000):
+        if postgres:
+            matches_key = k.key == any_(cast_(chunk, postgresql.ARRAY(BigInteger)))
+        else:
+            matches_key = k.key.in_(
+                select(literal_column("value")).select_from(
+                    func.json_each(literal(json.dumps(chunk), String))
+                )
+            )
         rows = connection.execute(
             select(k.key, a.story_id, a.minhash)
             .join(_ARTICLES, a.id == k.article_id)
@@ -384,19 +413,19 @@ def new_stories(session: Session, fingerprints: Sequence[str | None], now: datet
 
 
 def insert_articles(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
-    """Insert articles of one feed (distinct entry ids); their ids in the same order.
+    """Insert articles (distinct (feed id, entry id) pairs); their ids in the same order.
 
-    Matched back by entry id, so the INSERT can be one multi-row statement (see
-    ``new_stories``).
+    Matched back by feed and entry id, so the INSERT can be one multi-row statement
+    (see ``new_stories``).
     """
     if not rows:
         return []
     table = cast(Table, Article.__table__)
     result = session.connection().execute(
-        insert(table).returning(table.c.id, table.c.entry_id), list(rows)
+        insert(table).returning(table.c.id, table.c.feed_id, table.c.entry_id), list(rows)
     )
-    ids = {entry_id: article_id for article_id, entry_id in result}
-    return [ids[row["entry_id"]] for row in rows]
+    ids = {(feed_id, entry_id): article_id for article_id, feed_id, entry_id in result}
+    return [ids[(row["feed_id"], row["entry_id"])] for row in rows]
 
 
 def insert_story_keys(session: Session, rows: Sequence[tuple[int, int]]) -> None:
