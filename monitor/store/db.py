@@ -42,7 +42,10 @@ def make_engine(database_url: str) -> Engine:
         path.parent.mkdir(parents=True, exist_ok=True)
     try:
         if url.get_backend_name() == "sqlite":
-            engine = create_engine(url, connect_args={"timeout": 30})
+            # A small statement cache: multi-row INSERTs and IN lists of a poll batch have a
+            # new shape (row count) each time, and each cached one keeps its prepared
+            # program (measured on the poll benchmark: the default 128 held 25 MB more than 16).
+            engine = create_engine(url, connect_args={"timeout": 30, "cached_statements": 16})
             event.listen(engine, "connect", _sqlite_pragmas)
         else:
             engine = create_engine(url, pool_pre_ping=True)
