@@ -161,9 +161,7 @@ def poll_due_feeds(app: App, *, all_feeds: bool = False, now: datetime | None = 
             initargs=(matcher,),
         )
     try:
-        outcomes = asyncio.run(
-            _poll_claimed(app.settings, app.sessions, matcher, first, claim, pool, now)
-        )
+        outcomes = asyncio.run(_poll_claimed(app, matcher, first, claim, pool, now))
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
@@ -239,8 +237,7 @@ def _matcher(app: App) -> Matcher | None:
 
 
 async def _poll_claimed(
-    settings: Settings,
-    sessions: sessionmaker[Session],
+    app: App,
     matcher: Matcher | None,
     first: Sequence[store.FeedForUpdate],
     claim: Callable[[], Sequence[store.FeedForUpdate]],
@@ -253,84 +250,86 @@ async def _poll_claimed(
     parsed keeps the parse workers and this process busy across batches (measured:
     each batch's drain left one core idle for about half a second).
     """
+    settings, sessions = app.settings, app.sessions
     limits = FetchLimits.from_settings(settings)
     loop = asyncio.get_running_loop()
     outcomes: list[FeedOutcome] = []
     refill_below = max(2 * limits.concurrency, POOL_MIN_FEEDS)
-    async with Fetcher(limits) as fetcher:
+    with app.engine.connect() as reads:  # known entry ids, feed by feed
+        async with Fetcher(limits) as fetcher:
 
-        async def fetch_one(feed: store.FeedForUpdate) -> Fetched:
-            now = fixed_now or datetime.now(UTC)
-            unconditional = feed.ignores_validators or (
-                feed.last_full_fetch_at is None
-                or now - feed.last_full_fetch_at >= schedule.UNCONDITIONAL_EVERY
-            )
-            validators = None if unconditional else Validators(feed.etag, feed.last_modified)
-            try:
-                result = await fetcher.fetch(feed.url, validators)
-            except FetchError as exc:
-                return Fetched(feed, error=exc)
-            if result.not_modified:
-                return Fetched(feed, result=result)
-            # Entries already stored are only counted by the parser, not normalised again.
-            # Looked up only for a feed with news (a 304 needs none). Measured: one query
-            # per claimed batch instead held the ids of every feed of two batches, 90 MB
-            # at 10,000 feeds of 100 stored articles, mostly for feeds answering 304.
-            known: frozenset[str] = frozenset()
-            if not _never_parsed(feed):
-                with sessions() as session:
-                    known = store.recent_entry_ids(session, feed.id, KNOWN_IDS)
-            # Matching runs there too (the pool's workers have the matcher already).
-            parse = functools.partial(
-                worker.parse_and_match, result.body, result.headers, result.final_url, known
-            )
-            try:
-                if pool is not None:
-                    done = await loop.run_in_executor(pool, parse)
-                else:
-                    done = await asyncio.to_thread(parse, matcher)
-            except ParseError as exc:
-                return Fetched(feed, result=result, error=exc)
-            except Exception as exc:  # a parser library crashing on hostile bytes
-                log.exception("feed_parse_crashed feed_url=%s", feed.url)
-                error = ParseError(
-                    "parse_error", f"{feed.url}: the parser failed ({type(exc).__name__}: {exc})"
+            async def fetch_one(feed: store.FeedForUpdate) -> Fetched:
+                now = fixed_now or datetime.now(UTC)
+                unconditional = feed.ignores_validators or (
+                    feed.last_full_fetch_at is None
+                    or now - feed.last_full_fetch_at >= schedule.UNCONDITIONAL_EVERY
                 )
-                return Fetched(feed, result=result, error=error)
-            parsed = done.parsed
-            fetched = Fetched(
-                feed,
-                result=result,
-                parsed=parsed,
-                unconditional=unconditional,
-                matches=done.matches,
-            )
-            if feed.fetch_full_text and parsed.entries:
-                fetched = await _add_full_texts(fetcher, sessions, fetched)
-            return fetched
+                validators = None if unconditional else Validators(feed.etag, feed.last_modified)
+                try:
+                    result = await fetcher.fetch(feed.url, validators)
+                except FetchError as exc:
+                    return Fetched(feed, error=exc)
+                if result.not_modified:
+                    return Fetched(feed, result=result)
+                # Entries already stored are only counted by the parser, not normalised again.
+                # Looked up only for a feed with news (a 304 needs none). Measured: one query
+                # per claimed batch instead held the ids of every feed of two batches, 90 MB
+                # at 10,000 feeds of 100 stored articles, mostly for feeds answering 304.
+                known: frozenset[str] = frozenset()
+                if not _never_parsed(feed):
+                    known = store.recent_entry_ids(reads, feed.id, KNOWN_IDS)
+                # Matching runs there too (the pool's workers have the matcher already).
+                parse = functools.partial(
+                    worker.parse_and_match, result.body, result.headers, result.final_url, known
+                )
+                try:
+                    if pool is not None:
+                        done = await loop.run_in_executor(pool, parse)
+                    else:
+                        done = await asyncio.to_thread(parse, matcher)
+                except ParseError as exc:
+                    return Fetched(feed, result=result, error=exc)
+                except Exception as exc:  # a parser library crashing on hostile bytes
+                    log.exception("feed_parse_crashed feed_url=%s", feed.url)
+                    error = ParseError(
+                        "parse_error",
+                        f"{feed.url}: the parser failed ({type(exc).__name__}: {exc})",
+                    )
+                    return Fetched(feed, result=result, error=error)
+                parsed = done.parsed
+                fetched = Fetched(
+                    feed,
+                    result=result,
+                    parsed=parsed,
+                    unconditional=unconditional,
+                    matches=done.matches,
+                )
+                if feed.fetch_full_text and parsed.entries:
+                    fetched = await _add_full_texts(fetcher, sessions, fetched)
+                return fetched
 
-        pending = {asyncio.create_task(fetch_one(feed)) for feed in first}
-        unclaimed = True  # more due feeds may be waiting to be claimed
-        while True:
-            if unclaimed and len(pending) < refill_below:
-                claimed = claim()
-                unclaimed = bool(claimed)
-                pending |= {asyncio.create_task(fetch_one(feed)) for feed in claimed}
-            if not pending:
-                break
-            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-            if pending and len(done) < COMMIT_EVERY:
-                # A commit costs milliseconds on SQLite: let a few more finish first.
-                more, pending = await asyncio.wait(pending, timeout=COMMIT_WAIT)
-                done |= more
-            # Stored on the loop's own thread: a worker thread would fight the loop for the
-            # GIL (measured: 3x slower); the fetches in flight go on in the kernel meanwhile.
-            # What was fetched since the last commit goes in transactions of COMMIT_EVERY
-            # feeds at most (bounded memory: one transaction's rows are built at once).
-            finished = [task.result() for task in done]
-            for start in range(0, len(finished), COMMIT_EVERY):
-                batch = finished[start : start + COMMIT_EVERY]
-                outcomes.extend(store_many(sessions, matcher, settings, batch, fixed_now))
+            pending = {asyncio.create_task(fetch_one(feed)) for feed in first}
+            unclaimed = True  # more due feeds may be waiting to be claimed
+            while True:
+                if unclaimed and len(pending) < refill_below:
+                    claimed = claim()
+                    unclaimed = bool(claimed)
+                    pending |= {asyncio.create_task(fetch_one(feed)) for feed in claimed}
+                if not pending:
+                    break
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                if pending and len(done) < COMMIT_EVERY:
+                    # A commit costs milliseconds on SQLite: let a few more finish first.
+                    more, pending = await asyncio.wait(pending, timeout=COMMIT_WAIT)
+                    done |= more
+                # Stored on the loop's own thread: a worker thread would fight the loop for the
+                # GIL (measured: 3x slower); the fetches in flight go on in the kernel meanwhile.
+                # What was fetched since the last commit goes in transactions of COMMIT_EVERY
+                # feeds at most (bounded memory: one transaction's rows are built at once).
+                finished = [task.result() for task in done]
+                for start in range(0, len(finished), COMMIT_EVERY):
+                    batch = finished[start : start + COMMIT_EVERY]
+                    outcomes.extend(store_many(sessions, matcher, settings, batch, fixed_now))
     return outcomes
 
 
