@@ -22,13 +22,15 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import logging
 import os
 import random
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from importlib import resources
@@ -66,6 +68,7 @@ COMMIT_EVERY = 64  # feeds stored per transaction when they come in fast
 COMMIT_WAIT = 0.25  # seconds to wait for more finished feeds before a commit
 KNOWN_IDS = 500  # latest stored entry ids handed to the parser (which skips them)
 MOVE_AFTER = 2  # permanent redirects seen this many polls in a row update the stored URL
+GC_THRESHOLD = 20_000  # allocations between young-generation collections during a poll
 FULL_TEXT_MIN_GAIN = 1.2  # the extracted page replaces the feed text when this much longer
 
 Matcher = Callable[[str, str], Sequence[MatchResult]]
@@ -153,7 +156,8 @@ def poll_due_feeds(app: App, *, all_feeds: bool = False, now: datetime | None = 
     pool: Executor | None = None
     if len(first) >= POOL_MIN_FEEDS and (os.cpu_count() or 1) > 1:
         # One worker fewer than cores: this process keeps a core busy fetching and
-        # storing (measured on 2 cores: one worker as fast as two, 40 MB less).
+        # storing (measured on 2 cores: one worker as fast as two, 40 MB less; again
+        # after batch storing: two workers 30 % slower, the main process starved).
         pool = ProcessPoolExecutor(
             max_workers=min(4, (os.cpu_count() or 2) - 1),
             mp_context=_forkserver(),
@@ -161,11 +165,31 @@ def poll_due_feeds(app: App, *, all_feeds: bool = False, now: datetime | None = 
             initargs=(matcher,),
         )
     try:
-        outcomes = asyncio.run(_poll_claimed(app, matcher, first, claim, pool, now))
+        with _fewer_collections():
+            outcomes = asyncio.run(_poll_claimed(app, matcher, first, claim, pool, now))
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
     return PollReport(tuple(outcomes), started, datetime.now(UTC))
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Run the cyclic garbage collector less often during a poll (restored after).
+
+    Storing a batch builds hundreds of thousands of short-lived containers (row dicts,
+    band-key lists, tuples), and with the default first threshold (700 allocations)
+    the collector ran through them again and again. Measured on the poll benchmark:
+    the main process spent 2.2 microseconds per band-key append instead of 0.3, and
+    its CPU on a first poll fell from about 11.5 to 10.2 s with a threshold of 20,000
+    (RSS +3 MB). Nothing in a poll relies on cycles being freed promptly.
+    """
+    before = gc.get_threshold()
+    gc.set_threshold(GC_THRESHOLD, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def _forkserver() -> Any:
