@@ -36,7 +36,6 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
-    tuple_,
     update,
 )
 from sqlalchemy import cast as cast_
@@ -306,28 +305,46 @@ def known_entries(
 ) -> dict[int, tuple[set[str], set[str]]]:
     """Per feed id, which of its given entry ids and content hashes it already has stored.
 
-    ``wanted`` maps a feed id to (entry ids, content hashes); one query per few hundred
-    entries for all the feeds of a batch.
+    ``wanted`` maps a feed id to (entry ids, content hashes). The (feed, value) pairs of
+    the whole batch are joined to the articles as one table parameter (``json_each`` on
+    SQLite, ``unnest`` on PostgreSQL), so each pair is one index look-up whatever the
+    size of the table: a row-value ``IN (VALUES …)`` was planned by SQLite as a scan of
+    the whole index (measured: 4 ms per batch at 40,000 articles, growing with them).
     """
     found: dict[int, tuple[set[str], set[str]]] = {feed: (set(), set()) for feed in wanted}
-    a = _ARTICLES.c
+    ids = [(feed, entry_id) for feed, (entry_ids, _) in wanted.items() for entry_id in entry_ids]
+    hashes = [(feed, h) for feed, (_, content_hashes) in wanted.items() for h in content_hashes]
     connection = session.connection()
-    pairs = sorted({(feed, entry_id) for feed, (ids, _) in wanted.items() for entry_id in ids})
-    for chunk in _chunks(pairs, 400):
-        for feed_id, entry_id in connection.execute(
-            select(a.feed_id, a.entry_id).where(tuple_(a.feed_id, a.entry_id).in_(chunk))
-        ):
-            found[feed_id][0].add(entry_id)
-    wanted_hashes = {(feed, h) for feed, (_, hashes) in wanted.items() for h in hashes}
-    for chunk in _chunks(sorted({h for _, h in wanted_hashes}), 400):
-        for feed_id, content_hash in connection.execute(
-            select(a.feed_id, a.content_hash).where(
-                a.content_hash.in_(chunk), a.feed_id.in_(list(wanted))
-            )
-        ):
-            if (feed_id, content_hash) in wanted_hashes:
-                found[feed_id][1].add(content_hash)
+    for column, pairs, slot in (("entry_id", ids, 0), ("content_hash", hashes, 1)):
+        for chunk in _chunks(pairs, 5000):
+            for feed_id, value in _join_pairs(connection, column, chunk):
+                found[feed_id][slot].add(value)
     return found
+
+
+def _join_pairs(
+    connection: Connection, column: str, pairs: Sequence[tuple[int, str]]
+) -> Iterable[tuple[int, str]]:
+    """The (feed id, value) pairs that some article has in (``feed_id``, ``column``)."""
+    if connection.dialect.name == "postgresql":
+        return cast(
+            Iterable[tuple[int, str]],
+            connection.exec_driver_sql(
+                f"SELECT a.feed_id, a.{column} FROM unnest(%s::int[], %s::text[]) AS w(f, v) "
+                f"JOIN articles AS a ON a.feed_id = w.f AND a.{column} = w.v",
+                ([feed for feed, _ in pairs], [value for _, value in pairs]),
+            ),
+        )
+    return cast(
+        Iterable[tuple[int, str]],
+        connection.exec_driver_sql(
+            # CROSS JOIN keeps the wanted pairs as the outer loop: one index search each.
+            f"SELECT a.feed_id, a.{column} FROM json_each(?) AS w CROSS JOIN articles AS a "
+            f"ON a.feed_id = json_extract(w.value, '$[0]') "
+            f"AND a.{column} = json_extract(w.value, '$[1]')",
+            (json.dumps(pairs),),
+        ),
+    )
 
 
 def stories_by_url(session: Session, urls: Iterable[str]) -> dict[str, int]:
