@@ -27,7 +27,7 @@ import logging
 import os
 import random
 import uuid
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
@@ -822,7 +822,11 @@ def _assign_stories(
     refs: list[int] = []
     joined: list[bool] = []
     batch_urls: dict[str, int] = {}
-    batch_bands: dict[int, list[tuple[int, bytes]]] = defaultdict(list)
+    # The batch's own signatures by band key, without a list per key (measured: 3.7 %
+    # of a first poll's main process went to building one for each of 16 keys an entry).
+    batch_pairs: list[tuple[int, bytes]] = []  # (reference, MinHash) of each entry
+    batch_bands: dict[int, int] = {}  # band key → the first entry with it
+    more_bands: dict[int, list[int]] = {}  # band key → later entries with it (rare)
     for entry in entries:
         url_ref: int | None = None
         text_ref: int | None = None
@@ -833,7 +837,10 @@ def _assign_stories(
             pool: list[tuple[int, bytes]] = []
             for band in sig.bands:
                 pool.extend(candidates.get(band, ()))
-                pool.extend(batch_bands.get(band, ()))
+                first = batch_bands.get(band)
+                if first is not None:
+                    pool.append(batch_pairs[first])
+                    pool.extend(batch_pairs[i] for i in more_bands.get(band, ()))
             text_ref = best_match(sig, pool)
         ref = url_ref if url_ref is not None else text_ref
         if url_ref is not None and text_ref is not None:
@@ -845,8 +852,11 @@ def _assign_stories(
         if entry.canonical_url:
             batch_urls.setdefault(entry.canonical_url, ref)
         if entry.signature is not None:
+            index = len(batch_pairs)
+            batch_pairs.append((ref, entry.signature.values))
             for band in entry.signature.bands:
-                batch_bands[band].append((ref, entry.signature.values))
+                if batch_bands.setdefault(band, index) != index:
+                    more_bands.setdefault(band, []).append(index)
     for old_story, new_story in stories.merges:
         store.merge_stories(session, old_story, new_story)
     roots = [stories.find(ref) for ref in refs]

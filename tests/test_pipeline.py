@@ -242,6 +242,38 @@ def test_same_story_across_feeds(app: App, feed_server: FeedServer) -> None:
     assert by_feed["w"] != by_feed["x"]
 
 
+def test_near_identical_copies_in_one_poll_are_one_story(app: App, feed_server: FeedServer) -> None:
+    # Three copies of one wire text with small edits, carried by two feeds polled together:
+    # each later copy finds the earlier ones of the same batch by their band keys.
+    wire = LONG * 2
+    one = feed_server.add(
+        "/one",
+        Resource(
+            rss(
+                item("c1", "Army contracts", "LONDON - " + wire, link="https://a.example.org/1"),
+                item(
+                    "c2",
+                    "Army contracts",
+                    wire + " Reporting by the desk.",
+                    link="https://b.example.org/2",
+                ),
+            )
+        ),
+    )
+    two = feed_server.add(
+        "/two",
+        Resource(
+            rss(item("c3", "Army contracts", wire + " (Updated)", link="https://c.example.org/3"))
+        ),
+    )
+    for url in (one, two):
+        add(app, url)
+    report = poll_due_feeds(app)
+    assert report.new_articles == 3
+    assert sum(o.same_story for o in report.outcomes) == 2
+    assert len({a.story_id for a in articles(app)}) == 1
+
+
 def test_failures_back_off_and_recover(app: App, feed_server: FeedServer) -> None:
     calls = {"n": 0}
 

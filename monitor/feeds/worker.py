@@ -11,6 +11,7 @@ step matches again (and reports the error as it always did).
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -34,10 +35,17 @@ class ParsedAndMatched:
 
 
 def init_worker(matcher: Matcher | None) -> None:
-    """Pool initializer: keep this worker's copy of the matcher."""
+    """Pool initializer: keep this worker's copy of the matcher.
+
+    Then everything loaded so far (modules, the matcher's automaton and gazetteer) is
+    moved out of the garbage collector's sight (``gc.freeze``): long-lived, never
+    garbage, and not traversed by every full collection, which would also write to the
+    pages the worker shares with its forkserver.
+    """
     _worker_matcher.clear()
     if matcher is not None:
         _worker_matcher.append(matcher)
+    gc.freeze()
 
 
 def parse_and_match(
