@@ -5,7 +5,9 @@
 A separate process serves the feeds (HTTP/1.1 keep-alive, ETag, about 19 KB of RSS
 with 20 entries each). Cycle 1: every feed is new. Cycle 2: half the feeds changed
 (two new entries), the other half answer 304 Not Modified. Each side runs in its
-own fresh process on its own SQLite file, so peak RSS is its own:
+own fresh process on its own SQLite file (removed after), so peak RSS is its own; with
+``--runs N`` the two sides alternate (ours, reader, ours, reader…) and the ratios are the
+medians of the paired runs' ratios:
 
 - news-monitor: ``poll_due_feeds(app, all_feeds=True)`` with the repository's
   watchlists (so matching and story grouping are included in the time; pass
@@ -23,6 +25,7 @@ import argparse
 import multiprocessing as mp
 import random
 import resource
+import shutil
 import statistics
 import tempfile
 import time
@@ -185,6 +188,7 @@ def run_monitor(urls: list[str], cycle: Any, concurrency: int, watchlists: str, 
             flush=True,
         )
     app.close()
+    shutil.rmtree(folder, ignore_errors=True)
     out.put((times, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, sampler.stop()))
 
 
@@ -204,6 +208,7 @@ def run_reader(urls: list[str], cycle: Any, workers: int, out: Any) -> None:
         print(f"  reader cycle {number}: {times[-1]:.2f} s", flush=True)
     entries = reader.get_entry_counts().total
     reader.close()
+    shutil.rmtree(folder, ignore_errors=True)
     out.put((times, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, entries))
 
 
@@ -245,10 +250,15 @@ def main() -> None:
     size = len(feed_body(0, 0, args.entries))
     print(f"{args.feeds} feeds x {args.entries} entries, about {size / 1024:.1f} KB each")
 
-    ours = [
-        in_process(run_monitor, urls, cycle, args.concurrency, args.watchlists)
-        for _ in range(args.runs)
-    ]
+    # Each run is a pair, ours then reader's, so both sides see the same machine: its
+    # speed drifts by a third over minutes here, and a ratio of medians taken minutes
+    # apart would carry that drift. The ratios printed are the medians of the pairs'.
+    ours: list[Any] = []
+    peers: list[Any] = []
+    for _ in range(args.runs):
+        ours.append(in_process(run_monitor, urls, cycle, args.concurrency, args.watchlists))
+        if not args.skip_reader:
+            peers.append(in_process(run_reader, urls, cycle, args.reader_workers))
     first = statistics.median(r[0][0] for r in ours)
     second = statistics.median(r[0][1] for r in ours)
     rss = max(r[1] for r in ours)
@@ -256,12 +266,12 @@ def main() -> None:
     tree_pss = max(r[2][1] for r in ours)
     print(
         f"news-monitor: cycle 1 {first:.2f} s, cycle 2 {second:.2f} s "
-        f"(cycle 1 / cycle 2 = {first / second:.1f}x), peak RSS {rss:.0f} MB "
+        f"(cycle 1 / cycle 2 = {statistics.median(r[0][0] / r[0][1] for r in ours):.1f}x), "
+        f"peak RSS {rss:.0f} MB "
         f"(with the forkserver and parse workers, sampled: RSS sum {tree_rss:.0f} MB, "
         f"PSS {tree_pss:.0f} MB)"
     )
-    if not args.skip_reader:
-        peers = [in_process(run_reader, urls, cycle, args.reader_workers) for _ in range(args.runs)]
+    if peers:
         peer_first = statistics.median(r[0][0] for r in peers)
         peer_second = statistics.median(r[0][1] for r in peers)
         print(
@@ -269,9 +279,13 @@ def main() -> None:
             f"cycle 1 {peer_first:.2f} s, cycle 2 {peer_second:.2f} s, "
             f"peak RSS {max(r[1] for r in peers):.0f} MB, {peers[0][2]} entries"
         )
+        ratio_first = statistics.median(p[0][0] / o[0][0] for o, p in zip(ours, peers, strict=True))
+        ratio_second = statistics.median(
+            p[0][1] / o[0][1] for o, p in zip(ours, peers, strict=True)
+        )
         print(
-            f"ratio reader / news-monitor: cycle 1 {peer_first / first:.1f}x, "
-            f"cycle 2 {peer_second / second:.1f}x"
+            f"ratio reader / news-monitor (median of {len(peers)} paired runs): "
+            f"cycle 1 {ratio_first:.1f}x, cycle 2 {ratio_second:.1f}x"
         )
     server.terminate()
 
