@@ -13,11 +13,12 @@ import pytest
 from sqlalchemy import func, select
 
 from monitor.app import App
+from monitor.articles import BANDS
 from monitor.config import Settings
 from monitor.pipeline import PollReport, ensure_default_feeds, poll_due_feeds
 from monitor.store import feeds as store
 from monitor.store.db import make_engine, session_factory, transaction, upgrade
-from monitor.store.models import Article, Feed
+from monitor.store.models import Article, Feed, StoryKey
 from monitor.watchlists import WatchlistRegistry
 from tests.servers import FeedServer, Resource
 
@@ -272,6 +273,23 @@ def test_near_identical_copies_in_one_poll_are_one_story(app: App, feed_server: 
     assert report.new_articles == 3
     assert sum(o.same_story for o in report.outcomes) == 2
     assert len({a.story_id for a in articles(app)}) == 1
+
+
+def test_removing_a_feed_removes_its_articles_band_keys(app: App, feed_server: FeedServer) -> None:
+    kept = feed_server.add("/kept", Resource(rss(item("k", "Kept", LONG))))
+    removed = feed_server.add("/removed", Resource(rss(item("r", "Removed", LONG + " More."))))
+    for url in (kept, removed):
+        add(app, url)
+    poll_due_feeds(app)
+
+    def keys() -> int:
+        with transaction(app.sessions) as session:
+            return int(session.scalar(select(func.count()).select_from(StoryKey)) or 0)
+
+    assert keys() == 2 * BANDS
+    with transaction(app.sessions) as session:
+        assert store.remove_feed(session, removed) == 1
+    assert keys() == BANDS
 
 
 def test_failures_back_off_and_recover(app: App, feed_server: FeedServer) -> None:

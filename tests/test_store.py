@@ -27,3 +27,29 @@ def test_sqlite_runs_in_wal_mode(sqlite_url: str) -> None:
         mode = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
     engine.dispose()
     assert mode == "wal"
+
+
+def test_story_keys_survive_the_migration_that_drops_their_foreign_key(database_url: str) -> None:
+    """0001 → head keeps every band key; afterwards a key needs no article row (0002)."""
+    engine = make_engine(database_url)
+    upgrade(engine, "0001")
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO feeds (id, url, status, next_poll_at, consecutive_errors, "
+            "redirect_count, fetch_full_text, interval_pinned, ignores_validators, created_at) "
+            "VALUES (1, 'https://f.example.org/', 'ok', '2026-01-01', 0, 0, false, false, false, "
+            "'2026-01-01')"
+        )
+        connection.exec_driver_sql(
+            "INSERT INTO articles (id, feed_id, entry_id, title, text, published_at, "
+            "first_seen_at) VALUES (7, 1, 'e', 't', 'x', '2026-01-01', '2026-01-01')"
+        )
+        connection.exec_driver_sql(
+            "INSERT INTO story_keys (key, article_id) VALUES (11, 7), (12, 7)"
+        )
+    upgrade(engine)
+    with engine.begin() as connection:
+        keys = connection.exec_driver_sql("SELECT key, article_id FROM story_keys ORDER BY key")
+        assert [tuple(row) for row in keys] == [(11, 7), (12, 7)]
+        connection.exec_driver_sql("INSERT INTO story_keys (key, article_id) VALUES (13, 999)")
+    engine.dispose()

@@ -190,6 +190,11 @@ def remove_feed(session: Session, url: str) -> int:
     """Delete a feed and its articles; returns how many articles went with it."""
     feed = get_feed(session, url)
     articles = session.scalar(select(func.count()).where(Article.feed_id == feed.id)) or 0
+    session.execute(  # the band keys have no foreign key to cascade along (migration 0002)
+        delete(StoryKey)
+        .where(StoryKey.article_id.in_(select(Article.id).where(Article.feed_id == feed.id)))
+        .execution_options(synchronize_session=False)
+    )
     session.execute(delete(Feed).where(Feed.id == feed.id))
     return int(articles)
 
