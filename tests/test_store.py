@@ -53,3 +53,53 @@ def test_story_keys_survive_the_migration_that_drops_their_foreign_key(database_
         assert [tuple(row) for row in keys] == [(11, 7), (12, 7)]
         connection.exec_driver_sql("INSERT INTO story_keys (key, article_id) VALUES (13, 999)")
     engine.dispose()
+
+
+def test_articles_inserted_by_the_poll_are_stored_as_the_orm_stores_them(
+    database_url: str,
+) -> None:
+    """``insert_articles`` writes plain SQL: the stored values equal those of an ORM insert."""
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from sqlalchemy import select
+
+    from monitor.store import feeds as store
+    from monitor.store.db import session_factory, transaction
+    from monitor.store.models import Article
+
+    engine = make_engine(database_url)
+    upgrade(engine)
+    sessions = session_factory(engine)
+    when = datetime(2026, 3, 4, 5, 6, 7, 89, tzinfo=timezone(timedelta(hours=5)))
+    values = {
+        "story_id": None,
+        "url": "https://e.example.org/a?x=1",
+        "canonical_url": "https://e.example.org/a?x=1",
+        "title": "Заголовок",
+        "text": "Text with 'quotes' and ? marks %s",
+        "author": None,
+        "language": "ru",
+        "content_hash": "ab" * 32,
+        "minhash": bytes(range(256)),
+        "published_at": when,
+        "first_seen_at": when + timedelta(microseconds=1),
+    }
+    with transaction(sessions) as session:
+        feed_id = store.add_feed(session, "https://e.example.org/feed", now=when).id
+        session.add(Article(feed_id=feed_id, entry_id="orm", **values))
+        session.flush()
+        (fast_id,) = store.insert_articles(
+            session, [{"feed_id": feed_id, "entry_id": "fast", **values}]
+        )
+    with engine.connect() as connection:
+        raw = {
+            row[0]: row[1:]
+            for row in connection.exec_driver_sql(
+                "SELECT entry_id, published_at, first_seen_at, minhash, title, text FROM articles"
+            )
+        }
+    assert raw["fast"] == raw["orm"]
+    with transaction(sessions) as session:
+        fast = session.scalars(select(Article).where(Article.id == fast_id)).one()
+        assert fast.published_at == when.astimezone(UTC) and fast.minhash == bytes(range(256))
+    engine.dispose()
