@@ -30,6 +30,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import process as process_pool
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -68,6 +69,7 @@ COMMIT_EVERY = 64  # feeds stored per transaction when they come in fast
 COMMIT_WAIT = 0.25  # seconds to wait for more finished feeds before a commit
 KNOWN_IDS = 500  # latest stored entry ids handed to the parser (which skips them)
 MOVE_AFTER = 2  # permanent redirects seen this many polls in a row update the stored URL
+PARSE_QUEUE = 16  # feeds handed to each parse worker ahead of the one it parses
 GC_THRESHOLD = 100_000  # allocations between young-generation collections during a poll
 FULL_TEXT_MIN_GAIN = 1.2  # the extracted page replaces the feed text when this much longer
 
@@ -158,12 +160,7 @@ def poll_due_feeds(app: App, *, all_feeds: bool = False, now: datetime | None = 
         # One worker fewer than cores: this process keeps a core busy fetching and
         # storing (measured on 2 cores: one worker as fast as two, 40 MB less; again
         # after batch storing: two workers 30 % slower, the main process starved).
-        pool = ProcessPoolExecutor(
-            max_workers=min(4, (os.cpu_count() or 2) - 1),
-            mp_context=_forkserver(),
-            initializer=worker.init_worker,
-            initargs=(matcher,),
-        )
+        pool = _parse_pool(min(4, (os.cpu_count() or 2) - 1), matcher)
     try:
         with _fewer_collections():
             outcomes = asyncio.run(_poll_claimed(app, matcher, first, claim, pool, now))
@@ -190,6 +187,30 @@ def _fewer_collections() -> Iterator[None]:
         yield
     finally:
         gc.set_threshold(*before)
+
+
+def _parse_pool(workers: int, matcher: Matcher | None) -> ProcessPoolExecutor:
+    """The parse workers' pool, each worker with up to ``PARSE_QUEUE`` feeds waiting for it.
+
+    ``ProcessPoolExecutor`` hands a worker one call beyond the one it runs
+    (``EXTRA_QUEUED_CALLS``, read when the pool is built); the rest wait in this process
+    for its feeder thread, which needs the GIL, which storing a batch holds for most of
+    200 ms. The worker then sat idle. With 16 waiting per worker: cycle 1 of the poll
+    benchmark faster in 6 of 6 paired runs, by 0.5 to 3 s (the main process waited less
+    for parsed feeds).
+    """
+    previous = process_pool.EXTRA_QUEUED_CALLS
+    # typeshed marks the constant Final; it is a module global read by the constructor
+    process_pool.EXTRA_QUEUED_CALLS = PARSE_QUEUE * workers  # type: ignore[misc]
+    try:
+        return ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=_forkserver(),
+            initializer=worker.init_worker,
+            initargs=(matcher,),
+        )
+    finally:
+        process_pool.EXTRA_QUEUED_CALLS = previous  # type: ignore[misc]
 
 
 def _forkserver() -> Any:
