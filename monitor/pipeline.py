@@ -419,19 +419,6 @@ def extract_main_text(body: bytes, url: str) -> str:
 # ---------------------------------------------------------------- store
 
 
-def store_fetched(
-    sessions: sessionmaker[Session],
-    matcher: Matcher | None,
-    settings: Settings,
-    fetched: Fetched,
-    fixed_now: datetime | None = None,
-    jitter: float = 0.0,
-) -> FeedOutcome:
-    """Write one feed's poll in one transaction: new articles, stories, matches, the feed row."""
-    (outcome,) = store_many(sessions, matcher, settings, [fetched], fixed_now, [jitter])
-    return outcome
-
-
 def store_many(
     sessions: sessionmaker[Session],
     matcher: Matcher | None,
@@ -507,7 +494,7 @@ def _store_batch(
                 outcome, values = _failure(fetched, fetched.error, interval, now, jitter)
             else:
                 outcome, values = _success(
-                    session, fetched, stored.get(feed.id, _NOTHING), interval, now, jitter
+                    session, fetched, stored.get(feed.id) or _Stored(), interval, now, jitter
                 )
             outcomes.append(outcome)
             updates.append((feed.id, values))
@@ -676,9 +663,6 @@ class _Stored:
     same_story: int = 0
     matched: Counter[str] = field(default_factory=Counter)
     duplicates: int = 0  # matches on later copies of a story (stored, never alerted)
-
-
-_NOTHING = _Stored()
 
 
 @dataclass(frozen=True)

@@ -467,7 +467,7 @@ def insert_story_keys(session: Session, rows: Sequence[tuple[int, int]]) -> None
             ([article for article, _ in rows], [key for _, key in rows]),
         )
         return
-    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    mark = _mark(connection)
     connection.exec_driver_sql(
         f"INSERT INTO story_keys (article_id, key) VALUES ({mark}, {mark})",
         sorted(rows, key=lambda row: row[1]),
@@ -507,7 +507,7 @@ def recent_entry_ids(connection: Connection, feed_id: int, limit: int) -> frozen
     the query itself (profiled: 1.3 ms a feed). Its transaction ends at once, so no
     snapshot is held between feeds.
     """
-    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    mark = _mark(connection)
     try:
         rows = connection.exec_driver_sql(
             f"SELECT entry_id FROM articles WHERE feed_id = {mark} ORDER BY id DESC LIMIT {mark}",
@@ -535,6 +535,11 @@ def feeds_on_url(session: Session, url: str, exclude_id: int) -> bool:
         session.scalar(select(Feed.id).where(and_(Feed.url == url, Feed.id != exclude_id)))
         is not None
     )
+
+
+def _mark(connection: Connection) -> str:
+    """The driver's positional parameter marker: ``?`` for sqlite3, ``%s`` for psycopg."""
+    return "?" if connection.dialect.paramstyle == "qmark" else "%s"
 
 
 def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
