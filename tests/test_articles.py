@@ -10,7 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.articles import (
+    _INLINE_TAGS,
+    _SIMPLE_BLOCK_TAGS,
     NEAR_DUPLICATE_THRESHOLD,
+    _collapse,
+    _simple_fragment_text,
+    _tree_text,
     canonical_url,
     content_hash,
     detect_language,
@@ -124,6 +129,96 @@ def test_html_to_text_drops_scripts_styles_and_navigation() -> None:
 )
 def test_html_to_text_examples(html: str, text: str) -> None:
     assert html_to_text(html) == text
+
+
+_FRAGMENT_TAGS = [*sorted(_INLINE_TAGS | _SIMPLE_BLOCK_TAGS), "table", "td", "script", "nav", "o:p"]
+_FRAGMENT_TEXT = st.text(alphabet="abc XYZ\n\t;#>'\"=/-&é—\xa0", max_size=12)
+_FRAGMENT_ENTITIES = st.sampled_from(
+    [
+        "&amp;",
+        "&lt;",
+        "&gt;",
+        "&quot;",
+        "&eacute;",
+        "&nbsp;",
+        "&mdash;",
+        "&#65;",
+        "&#x41;",
+        "&#8212;",
+        "&#x80;",
+        "&#0;",
+        "&apos;",
+        "&bogus;",
+        "&amp",
+        "& ",
+        "&#;",
+        "&#x;",
+        "&copy2026",
+        "&notit;",
+        "&#1114112;",
+        "&#55296;",
+        "&#9;",
+        "&#x1F600;",
+        "&AMP",
+        "AT&T",
+        "&ampx",
+    ]
+)
+
+
+@st.composite
+def _html_fragments(draw: st.DrawFn, depth: int = 0) -> str:
+    """HTML the way feed summaries are written, and sometimes not: stray, missing or
+    mis-nested tags, attributes with entities, tables, scripts, odd entities."""
+    parts: list[str] = []
+    for _ in range(draw(st.integers(0, 4))):
+        kind = draw(st.integers(0, 9))
+        if kind <= 3:
+            parts.append(draw(_FRAGMENT_TEXT))
+        elif kind == 4:
+            parts.append(draw(_FRAGMENT_ENTITIES))
+        elif kind == 5:
+            parts.append(
+                draw(st.sampled_from(["<br>", "<br/>", "<hr />", "</p>", "</b>", "<p>", "<"]))
+            )
+        else:
+            tag = draw(st.sampled_from(_FRAGMENT_TAGS))
+            attrs = draw(
+                st.sampled_from(["", ' href="x?a=1&amp;b=2"', " class=lead", " title='a > b'"])
+            )
+            inner = draw(_html_fragments(depth + 1)) if depth < 3 else draw(_FRAGMENT_TEXT)
+            close = draw(st.sampled_from([f"</{tag}>", f"</{tag}>", f"</{tag}>", ""]))
+            parts.append(f"<{tag}{attrs}>{inner}{close}")
+    return "".join(parts)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_html_fragments())
+def test_simple_fragments_read_without_a_tree_give_the_parsers_text(fragment: str) -> None:
+    # The fast path answers only for fragments it is sure of, and then as lxml does.
+    simple = _simple_fragment_text(fragment)
+    if simple is not None:
+        assert _collapse(simple) == _tree_text(fragment)
+    assert html_to_text(fragment) == (
+        _collapse(simple) if simple is not None else _tree_text(fragment)
+    )
+
+
+def test_control_characters_are_dropped_not_fatal() -> None:
+    # A JSON Feed can carry them (XML cannot); lxml refused them and the feed failed.
+    assert html_to_text("<p>a\x01b</p><br>\x00c <table><td>d\x1f</td></table>") == "ab\nc\nd"
+    assert html_to_text("plain\x07 text") == "plain text"
+
+
+def test_a_usual_feed_summary_takes_the_fast_path() -> None:
+    summary = (
+        '<p>Recruiters <a href="https://e.org/a?x=1&amp;y=2">offered</a> <b>Uzbek</b> workers'
+        " contracts &amp; bonuses&nbsp;&mdash; Q&A below.</p><p>Second<br/>line</p>"
+    )
+    assert _simple_fragment_text(summary) is not None
+    assert html_to_text(summary) == (
+        "Recruiters offered Uzbek workers contracts & bonuses \u2014 Q&A below.\nSecond\nline"
+    )
 
 
 def test_entry_identity_prefers_guid_then_link_then_hash() -> None:
