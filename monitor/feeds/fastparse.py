@@ -70,12 +70,26 @@ def parse_simple(xml: bytes, url: str) -> RawFeed | None:
 
 
 def _text(element: Any, path: str) -> str | None:
-    found = element.find(path)
+    return _value(element.find(path))
+
+
+def _value(found: Any) -> str | None:
+    """The stripped text of an element, or None when there is none."""
     if found is None:
+        return None
         return None
     # An element without children (nearly all of them) is its .text; no text iterator.
     value = (found.text or "") if len(found) == 0 else "".join(found.itertext())
     return value.strip() or None
+
+
+def _first_children(element: Any) -> dict[Any, Any]:
+    """The first child of each tag, in one pass (an item has a handful of children;
+    one ``find`` per field walked them nine times)."""
+    first: dict[Any, Any] = {}
+    for child in element:
+        first.setdefault(child.tag, child)
+    return first
 
 
 def _date(value: str | None) -> Any:
@@ -86,17 +100,18 @@ def _rss(channel: Any, url: str) -> RawFeed:
     language = _text(channel, "language")
     entries = []
     for item in channel.iter("item"):
-        description = _text(item, "description") or ""
-        content = _text(item, CONTENT) or ""
-        raw_date = _text(item, "pubDate") or _text(item, f"{DC}date")
-        link = _text(item, "link")
+        fields = _first_children(item)
+        description = _value(fields.get("description")) or ""
+        content = _value(fields.get(CONTENT)) or ""
+        raw_date = _value(fields.get("pubDate")) or _value(fields.get(f"{DC}date"))
+        link = _value(fields.get("link"))
         entries.append(
             RawEntry(
-                guid=_text(item, "guid"),
+                guid=_value(fields.get("guid")),
                 link=urljoin(url, link) if link else None,
-                title=_text(item, "title") or "",
+                title=_value(fields.get("title")) or "",
                 body=max(content, description, key=len),
-                author=_text(item, "author") or _text(item, f"{DC}creator"),
+                author=_value(fields.get("author")) or _value(fields.get(f"{DC}creator")),
                 language=None,
                 date=_date(raw_date),
                 raw_date=raw_date,
