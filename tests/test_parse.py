@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor.articles import BANDS
 from monitor.feeds.exceptions import ParseError
 from monitor.feeds.parse import parse_feed
 
@@ -47,7 +48,7 @@ def test_rss_entries_are_normalised() -> None:
     assert first.language == "en"
     assert second.published_at == datetime(2025, 7, 8, 8, 0, tzinfo=UTC)
     assert undated.published_at is None  # the pipeline stores the first-seen time
-    assert first.signature is not None and len(first.signature.bands) == 16
+    assert first.signature is not None and len(first.signature.bands) == BANDS
 
 
 def test_atom_title_entities_and_offset_dates() -> None:

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import DateTime, bindparam, text
 
+from monitor.articles import BANDS, signature
 from monitor.store.db import is_current, make_engine, upgrade
 from monitor.store.models import Base
 
@@ -30,7 +34,7 @@ def test_sqlite_runs_in_wal_mode(sqlite_url: str) -> None:
 
 
 def test_story_keys_survive_the_migration_that_drops_their_foreign_key(database_url: str) -> None:
-    """0001 → head keeps every band key; afterwards a key needs no article row (0002)."""
+    """0001 → 0002 keeps every band key; afterwards a key needs no article row."""
     engine = make_engine(database_url)
     upgrade(engine, "0001")
     with engine.begin() as connection:
@@ -47,9 +51,49 @@ def test_story_keys_survive_the_migration_that_drops_their_foreign_key(database_
         connection.exec_driver_sql(
             "INSERT INTO story_keys (key, article_id) VALUES (11, 7), (12, 7)"
         )
-    upgrade(engine)
+    upgrade(engine, "0002")
     with engine.begin() as connection:
         keys = connection.exec_driver_sql("SELECT key, article_id FROM story_keys ORDER BY key")
         assert [tuple(row) for row in keys] == [(11, 7), (12, 7)]
         connection.exec_driver_sql("INSERT INTO story_keys (key, article_id) VALUES (13, 999)")
     engine.dispose()
+
+
+def test_band_keys_are_computed_again_for_the_recent_articles_by_0003(database_url: str) -> None:
+    """0002 → head: the recent articles get the current band keys from their stored
+    MinHash (a near-duplicate of one of them is still found); older ones get none."""
+    engine = make_engine(database_url)
+    upgrade(engine, "0002")
+    recent = signature("", " ".join(f"word{n} shared text of the wire story" for n in range(30)))
+    old = signature("", " ".join(f"other{n} text of an old story long gone" for n in range(30)))
+    assert recent is not None and old is not None
+    now = datetime.now(UTC)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO feeds (id, url, status, next_poll_at, consecutive_errors, "
+                "redirect_count, fetch_full_text, interval_pinned, ignores_validators, "
+                "created_at) VALUES (1, 'https://f.example.org/', 'ok', :now, 0, 0, false, "
+                "false, false, :now)"
+            ).bindparams(bindparam("now", type_=DateTime(timezone=True))),
+            {"now": now},
+        )
+        insert = text(
+            "INSERT INTO articles (id, feed_id, entry_id, title, text, minhash, published_at, "
+            "first_seen_at) VALUES (:id, 1, :entry, 't', 'x', :minhash, :seen, :seen)"
+        ).bindparams(bindparam("seen", type_=DateTime(timezone=True)))
+        connection.execute(
+            insert,
+            [
+                {"id": 1, "entry": "a", "minhash": recent.values, "seen": now - timedelta(days=2)},
+                {"id": 2, "entry": "b", "minhash": old.values, "seen": now - timedelta(days=40)},
+            ],
+        )
+        old_keys = [{"key": 16 * n + 1, "article_id": a} for a in (1, 2) for n in range(16)]
+        connection.execute(text("INSERT INTO story_keys VALUES (:key, :article_id)"), old_keys)
+    upgrade(engine)
+    with engine.begin() as connection:
+        rows = connection.exec_driver_sql("SELECT key, article_id FROM story_keys").all()
+    engine.dispose()
+    assert sorted(rows) == sorted((key, 1) for key in recent.bands)
+    assert len(recent.bands) == BANDS == 12
