@@ -65,8 +65,16 @@ BATCH = 1000
 ROUNDS_PER_BATCH = 20
 POOL_MIN_FEEDS = 32  # below this, parsing on a thread beats starting worker processes
 STORY_WINDOW = timedelta(days=30)  # near-duplicates are looked for among this recent past
-COMMIT_EVERY = 64  # feeds stored per transaction when they come in fast
-COMMIT_WAIT = 0.25  # seconds to wait for more finished feeds before a commit
+# What one transaction stores, in feeds plus their new entries: 64 feeds of 20 new
+# entries, or (on a poll where most feeds have no news) hundreds of feeds. Each commit
+# rewrites the index pages its rows touched (band keys land at random places), so fewer
+# commits write less: measured on the poll benchmark's second cycle (2,000 new articles
+# over 2,000 feeds), a commit every 64 feeds or 0.25 s wrote 274 MB, by weight 135 MB,
+# and the cycle took 10 % less time. More than this weight per transaction made the
+# first cycle slower: nothing is fetched while a transaction is stored, and the parse
+# worker ran out of feeds.
+STORE_WEIGHT = 64 * 21
+STORE_DELAY = 1.0  # seconds a fetched feed waits at most for others to be stored with
 KNOWN_IDS = 500  # latest stored entry ids handed to the parser (which skips them)
 MOVE_AFTER = 2  # permanent redirects seen this many polls in a row update the stored URL
 PARSE_QUEUE = 16  # feeds handed to each parse worker ahead of the one it parses
@@ -353,29 +361,80 @@ async def _poll_claimed(
                     fetched = await _add_full_texts(fetcher, sessions, fetched)
                 return fetched
 
-            pending = {asyncio.create_task(fetch_one(feed)) for feed in first}
+            # Each finished fetch reports itself on a queue: asyncio.wait() over the feeds
+            # in flight (hundreds) walked all of them at every call (measured: 5 % of the
+            # main process on the poll benchmark's second cycle).
+            finished: asyncio.Queue[asyncio.Task[Fetched]] = asyncio.Queue()
+            running: set[asyncio.Task[Fetched]] = set()
+
+            def launch(feeds: Sequence[store.FeedForUpdate]) -> None:
+                for feed in feeds:
+                    task = asyncio.create_task(fetch_one(feed))
+                    task.add_done_callback(finished.put_nowait)
+                    running.add(task)
+
+            launch(first)
             unclaimed = True  # more due feeds may be waiting to be claimed
+            ready: list[Fetched] = []  # fetched and parsed, not yet stored
+            weight = 0  # what storing ``ready`` will write: see _store_weight
+            deadline = 0.0  # when the oldest of ``ready`` must be stored
+
+            def take(task: asyncio.Task[Fetched]) -> None:
+                nonlocal weight, deadline
+                running.discard(task)
+                fetched = task.result()
+                if not ready:
+                    deadline = loop.time() + STORE_DELAY
+                ready.append(fetched)
+                weight += _store_weight(fetched)
+
             while True:
-                if unclaimed and len(pending) < refill_below:
+                if unclaimed and len(running) < refill_below:
                     claimed = claim()
                     unclaimed = bool(claimed)
-                    pending |= {asyncio.create_task(fetch_one(feed)) for feed in claimed}
-                if not pending:
-                    break
-                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                if pending and len(done) < COMMIT_EVERY:
-                    # A commit costs milliseconds on SQLite: let a few more finish first.
-                    more, pending = await asyncio.wait(pending, timeout=COMMIT_WAIT)
-                    done |= more
+                    launch(claimed)
+                if running and weight < STORE_WEIGHT and (not ready or loop.time() < deadline):
+                    try:
+                        async with asyncio.timeout_at(deadline if ready else None):
+                            take(await finished.get())
+                    except TimeoutError:
+                        pass
+                    else:
+                        while not finished.empty():
+                            take(finished.get_nowait())
+                        continue
+                if not ready:
+                    if not running and not unclaimed:
+                        break
+                    continue
                 # Stored on the loop's own thread: a worker thread would fight the loop for the
                 # GIL (measured: 3x slower); the fetches in flight go on in the kernel meanwhile.
-                # What was fetched since the last commit goes in transactions of COMMIT_EVERY
-                # feeds at most (bounded memory: one transaction's rows are built at once).
-                finished = [task.result() for task in done]
-                for start in range(0, len(finished), COMMIT_EVERY):
-                    batch = finished[start : start + COMMIT_EVERY]
+                # In transactions of STORE_WEIGHT at most (bounded memory: one transaction's
+                # rows are built at once).
+                for batch in _store_batches(ready):
                     outcomes.extend(store_many(sessions, matcher, settings, batch, fixed_now))
+                ready, weight = [], 0
     return outcomes
+
+
+def _store_weight(fetched: Fetched) -> int:
+    """The feed and its new entries: what storing it writes, roughly."""
+    return 1 + (len(fetched.parsed.entries) if fetched.parsed is not None else 0)
+
+
+def _store_batches(ready: Sequence[Fetched]) -> Iterator[list[Fetched]]:
+    """``ready`` in consecutive batches of STORE_WEIGHT at most (a heavier feed alone)."""
+    batch: list[Fetched] = []
+    weight = 0
+    for fetched in ready:
+        cost = _store_weight(fetched)
+        if batch and weight + cost > STORE_WEIGHT:
+            yield batch
+            batch, weight = [], 0
+        batch.append(fetched)
+        weight += cost
+    if batch:
+        yield batch
 
 
 async def _add_full_texts(
@@ -431,7 +490,8 @@ def store_many(
 
     Each feed's articles, matches and feed row (validators, schedule, lease) are
     written together, so a crash loses nothing but the fetching: every feed in the
-    batch is simply polled again. One commit for a batch instead of one per feed:
+    batch is simply polled again. One commit for a batch instead of one per feed
+    (``STORE_WEIGHT``):
     measured on SQLite, committing every feed or every 8 feeds made storing grow from
     10 to 50 ms per feed as the database grew (each commit rewrites every index page
     its random story keys touched); 50 feeds per commit stayed flat at about 11 ms
