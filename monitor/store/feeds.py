@@ -504,18 +504,24 @@ def recent_entry_ids(connection: Connection, feed_id: int, limit: int) -> frozen
 
     Plain SQL on a connection the caller keeps open for a whole poll: it is asked once
     per feed with news, and a session and a compiled statement per call cost ten times
-    the query itself (profiled: 1.3 ms a feed). Its transaction ends at once, so no
-    snapshot is held between feeds.
+    the query itself (profiled: 1.3 ms a feed). Straight to the driver's cursor: even
+    ``exec_driver_sql`` spent more on its result rows than the query took (profiled: 8 %
+    of the main process on the poll benchmark's second cycle). Its transaction ends at
+    once, so no snapshot is held between feeds.
     """
     mark = _mark(connection)
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    cursor = driver.cursor()
     try:
-        rows = connection.exec_driver_sql(
+        cursor.execute(
             f"SELECT entry_id FROM articles WHERE feed_id = {mark} ORDER BY id DESC LIMIT {mark}",
             (feed_id, limit),
         )
-        return frozenset(row[0] for row in rows)
+        return frozenset(row[0] for row in cursor.fetchall())
     finally:
-        connection.rollback()
+        cursor.close()
+        driver.rollback()
 
 
 def recent_entry_dates(session: Session, feed_id: int, limit: int = 20) -> list[datetime]:
