@@ -41,7 +41,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.app import App
-from monitor.articles import MIN_SHINGLE_WORDS, best_match, html_to_text, normalised_words
+from monitor.articles import best_match, html_to_text
 from monitor.config import Settings
 from monitor.feeds import schedule, worker
 from monitor.feeds.exceptions import FeedError, FetchError, ParseError
@@ -851,8 +851,9 @@ def _fresh_entries(session: Session, batch: Sequence[Fetched]) -> list[_Fresh]:
         for index, entry in enumerate(entries):
             if entry.entry_id in known_ids:
                 continue
-            words = len(normalised_words(entry.title)) + len(entry.text) // 6
-            if words >= MIN_SHINGLE_WORDS and (
+            # A text long enough for a signature (MIN_SHINGLE_WORDS) is long enough to
+            # trust its hash: two short ones ("Breaking news") may well be different news.
+            if entry.signature is not None and (
                 entry.content_hash in known_hashes or entry.content_hash in feed_hashes
             ):
                 continue  # the id changed, the content did not: not a new article
