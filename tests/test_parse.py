@@ -278,13 +278,13 @@ def test_known_entries_are_counted_not_normalised() -> None:
 def test_a_control_character_in_an_entry_does_not_lose_the_feed() -> None:
     # "&amp;#11;" in XML is the HTML "&#11;": a vertical tab, which lxml refused to hold.
     body = (
-        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>T</title>'
-        "<item><guid>c-1</guid><title>Recruiters in Samarkand</title>"
-        "<description>&lt;p&gt;Offers&amp;#11; made&lt;/p&gt;&lt;br&gt;&amp;#11;"
-        "&lt;table&gt;&lt;tr&gt;&lt;td&gt;to migrants&lt;/td&gt;&lt;/tr&gt;&lt;/table&gt;"
-        "</description></item><item><guid>c-2</guid><title>Second</title>"
-        "<description>Plain text</description></item></channel></rss>"
-    ).encode()
+        b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>T</title>'
+        b"<item><guid>c-1</guid><title>Recruiters in Samarkand</title>"
+        b"<description>&lt;p&gt;Offers&amp;#11; made&lt;/p&gt;&lt;br&gt;&amp;#11;"
+        b"&lt;table&gt;&lt;tr&gt;&lt;td&gt;to migrants&lt;/td&gt;&lt;/tr&gt;&lt;/table&gt;"
+        b"</description></item><item><guid>c-2</guid><title>Second</title>"
+        b"<description>Plain text</description></item></channel></rss>"
+    )
     feed = parse_feed(body, RSS, "https://e.example.org/rss", now=NOW)
     assert [(e.entry_id, e.text) for e in feed.entries] == [
         ("c-1", "Offers made\nto migrants"),
