@@ -8,8 +8,8 @@ Near-duplicate detection (one story, many sources) uses MinHash from ``rensa``
 (a Rust MinHash; ``datasketch`` was measured first: 30x slower per article and its
 import pulls in scipy, +56 MB in every process) over word 3-gram shingles of the title and
 text, 64 permutations, the first 36 of them split into LSH bands of 3 rows (12 bands).
-Two articles are candidates when one band agrees; they are the same story when the estimated Jaccard similarity is at
-least ``NEAR_DUPLICATE_THRESHOLD``. The threshold was chosen by measurement
+Two articles are candidates when one band agrees; they are the same story when the
+estimated Jaccard similarity is at least ``NEAR_DUPLICATE_THRESHOLD``. The threshold was chosen by measurement
 (``tests/test_articles.py::test_near_duplicate_threshold`` keeps the measured cases):
 copies of one wire story with a new first sentence, a dateline, a trimmed last
 paragraph or a few words changed scored 0.70-0.94 against each other, while a
@@ -25,13 +25,12 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import html
-import html.entities
 import re
 import struct
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from html import unescape
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
@@ -269,7 +268,7 @@ _INLINE_TAGS = frozenset(
         "wbr",
     ]
 )
-_SIMPLE_BLOCK_TAGS = frozenset(_BLOCK_TAGS) - {"table", "tr"}
+_SIMPLE_BLOCK_TAGS = _BLOCK_TAGS - {"table", "tr"}
 _VOID_TAGS = frozenset({"br", "hr", "img", "wbr"})
 # Where the parser keeps a tag where it is written (it closes a <p> at a <div>, an <li>
 # at the next <li>, a <b> at a <p>): a tag's parent must be one of these, None the top.
@@ -351,7 +350,7 @@ def _decode_entities(text: str) -> str | None:
         code = int(decimal) if decimal is not None else int(hexadecimal or "0", 16)
         if code < 0x20 or 0x7F <= code < 0xA0 or 0xD800 <= code < 0xE000 or code > 0x10FFFF:
             return None
-    return html.unescape(text)
+    return unescape(text)
 
 
 # ---------------------------------------------------------------- identity, hashes

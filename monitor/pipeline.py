@@ -889,7 +889,7 @@ def _assign_stories(
     joined: list[bool] = []
     batch_urls: dict[str, int] = {}
     # The batch's own signatures by band key, without a list per key (measured: 3.7 %
-    # of a first poll's main process went to building one for each of 16 keys an entry).
+    # of a first poll's main process went to building one for each band key of an entry).
     batch_pairs: list[tuple[int, bytes]] = []  # (reference, MinHash) of each entry
     batch_bands: dict[int, int] = {}  # band key → the first entry with it
     more_bands: dict[int, list[int]] = {}  # band key → later entries with it (rare)

@@ -77,7 +77,6 @@ def _value(found: Any) -> str | None:
     """The stripped text of an element, or None when there is none."""
     if found is None:
         return None
-        return None
     # An element without children (nearly all of them) is its .text; no text iterator.
     value = (found.text or "") if len(found) == 0 else "".join(found.itertext())
     return value.strip() or None
