@@ -13,6 +13,7 @@ import email
 import email.policy
 import hashlib
 import socket
+import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,9 +42,9 @@ class Resource:
 
 
 class FeedServer:
-    """A threaded HTTP server on 127.0.0.1 with a request log."""
+    """A threaded HTTP server on 127.0.0.1 with a request log; HTTPS with ``tls``."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.resources: dict[str, Resource] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
         self._lock = threading.Lock()
@@ -96,12 +97,16 @@ class FeedServer:
                     self.wfile.write(body)
 
         self._server = QuietHTTPServer(("127.0.0.1", 0), _Handler)
+        self._scheme = "http"
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
+            self._scheme = "https"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
     def base_url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"{self._scheme}://{host!s}:{port}"
 
     def url(self, path: str) -> str:
         return self.base_url + path

@@ -1,6 +1,6 @@
 """Fetching feeds and pages over HTTP, politely and within limits.
 
-One ``Fetcher`` (an async context manager around one ``httpx.AsyncClient``) serves
+One ``Fetcher`` (an async context manager around one httpx transport) serves
 a whole poll cycle: a global concurrency limit, a per-host limit, a User-Agent
 that names the project, conditional GET, redirects followed by hand (so 301/308
 can be told from 302/307 and every hop is checked), a decompressed-size cap
@@ -32,6 +32,7 @@ import httpx
 from monitor import __version__
 from monitor.config import Settings
 from monitor.feeds.exceptions import FetchError, UnsafeURLError
+from monitor.feeds.transport import FeedTransport
 
 USER_AGENT = (
     f"news-monitor/{__version__} (feed monitor for newsrooms; "
@@ -254,31 +255,39 @@ class _Body:
 
 
 class Fetcher:
-    """One HTTP client for many fetches; use ``async with Fetcher(limits) as fetcher``."""
+    """One HTTP client for many fetches; use ``async with Fetcher(limits) as fetcher``.
 
-    def __init__(self, limits: FetchLimits, *, user_agent: str = USER_AGENT) -> None:
+    Requests go straight to the httpx transport (``FeedTransport``): redirects are
+    followed here by hand anyway, and what ``httpx.AsyncClient`` adds on top (auth,
+    hooks, proxies from the environment, URL merging) the Fetcher does not use but paid
+    for on every request. Cookies a server sets are kept for the Fetcher's life and
+    sent back, as a client would.
+    """
+
+    def __init__(
+        self,
+        limits: FetchLimits,
+        *,
+        user_agent: str = USER_AGENT,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self.limits = limits
         self.user_agent = user_agent
-        self._client: httpx.AsyncClient | None = None
+        self._ssl_context = ssl_context
+        self._transport: FeedTransport | None = None
+        self._cookies = httpx.Cookies()
+        self._timeout = httpx.Timeout(
+            connect=limits.connect_seconds,
+            read=limits.read_seconds,
+            write=limits.read_seconds,
+            pool=None,
+        ).as_dict()
         self._global = asyncio.Semaphore(limits.concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
 
     async def __aenter__(self) -> Fetcher:
-        limits = self.limits
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(
-                connect=limits.connect_seconds,
-                read=limits.read_seconds,
-                write=limits.read_seconds,
-                pool=None,
-            ),
-            limits=httpx.Limits(
-                max_connections=limits.concurrency,
-                max_keepalive_connections=limits.concurrency,
-            ),
-            headers={"User-Agent": self.user_agent, "Accept-Encoding": "gzip, deflate"},
-            follow_redirects=False,
-            trust_env=False,
+        self._transport = FeedTransport(
+            max_connections=self.limits.concurrency, ssl_context=self._ssl_context
         )
         return self
 
@@ -288,9 +297,9 @@ class Fetcher:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        if self._transport is not None:
+            await self._transport.aclose()
+            self._transport = None
 
     def _host_slot(self, url: str) -> asyncio.Semaphore:
         host = (urlsplit(url).hostname or "").lower()
@@ -323,9 +332,23 @@ class Fetcher:
                 elapsed=time.monotonic() - started,
             )
 
+    async def _send(self, url: str, headers: dict[str, str]) -> httpx.Response:
+        assert self._transport is not None, "use `async with Fetcher(...)`"
+        request = httpx.Request("GET", url, headers=headers, extensions={"timeout": self._timeout})
+        if self._cookies:
+            self._cookies.set_cookie_header(request)
+        response = await self._transport.handle_async_request(request)
+        response.request = request
+        if "set-cookie" in response.headers:
+            self._cookies.extract_cookies(response)
+        return response
+
     async def _fetch(self, url: str, validators: Validators | None, accept: str) -> FetchResult:
-        assert self._client is not None, "use `async with Fetcher(...)`"
-        headers = {"Accept": accept}
+        headers = {
+            "User-Agent": self.user_agent,
+            "Accept": accept,
+            "Accept-Encoding": "gzip, deflate",
+        }
         if validators is not None:
             if validators.etag:
                 headers["If-None-Match"] = validators.etag
@@ -336,7 +359,8 @@ class Fetcher:
         redirects: list[Redirect] = []
         while True:
             await check_address(current, allow_private=self.limits.allow_private)
-            async with self._client.stream("GET", current, headers=headers) as response:
+            response = await self._send(current, headers)
+            try:
                 status = response.status_code
                 location = response.headers.get("location")
                 if status in REDIRECTS and location:
@@ -366,6 +390,8 @@ class Fetcher:
                     raise self._status_error(url, status, response_headers)
                 body = await self._read(current, response, response_headers)
                 return FetchResult(url, current, status, response_headers, body, tuple(redirects))
+            finally:
+                await response.aclose()
 
     def _status_error(self, url: str, status: int, headers: Mapping[str, str]) -> FetchError:
         retry_after = None
