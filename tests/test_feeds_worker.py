@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
+import types
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,7 +17,7 @@ from sqlalchemy import select
 from monitor.app import App
 from monitor.feeds import worker
 from monitor.matching.results import MatchResult
-from monitor.pipeline import POOL_MIN_FEEDS, poll_due_feeds
+from monitor.pipeline import POOL_MIN_FEEDS, _preloaded_modules, poll_due_feeds
 from monitor.store import feeds as store
 from monitor.store.db import transaction
 from monitor.store.models import Article, Match
@@ -114,3 +116,19 @@ def test_a_poll_big_enough_for_the_pool_stores_every_match_once(
     for _, title, explanation in rows:
         (expected,) = [r for r in app.watchlists.matcher.match(title, RECRUITED) if r.matched]
         assert explanation == json.loads(json.dumps(expected.to_json()))
+
+
+def test_the_forkserver_imports_the_application_once_for_a_script_started_program() -> None:
+    # `news-monitor` is a console script: a module run from a path, without a spec. Each
+    # worker would run its `from monitor.cli import main` again unless the forkserver has.
+    script = types.ModuleType("__main__")
+    script.__file__ = "/usr/local/bin/news-monitor"
+    script.__spec__ = None
+    run_with_m = types.ModuleType("__main__")
+    run_with_m.__file__ = str(REPO / "benchmarks" / "poll.py")
+    run_with_m.__spec__ = importlib.util.find_spec("benchmarks.poll")
+
+    assert "monitor.cli" in _preloaded_modules(script)
+    assert "monitor.cli" not in _preloaded_modules(run_with_m)
+    for main in (script, run_with_m):
+        assert {"monitor.feeds.worker", "monitor.matching.matcher"} <= set(_preloaded_modules(main))
