@@ -388,6 +388,44 @@ def test_claims_do_not_overlap(app: App, feed_server: FeedServer) -> None:
     assert len(third) == 6
 
 
+def test_a_claimed_feed_carries_what_storage_knows_of_it(app: App, feed_server: FeedServer) -> None:
+    url = feed_server.url("/known")
+    add(app, url)
+    fetched_at = datetime(2026, 11, 1, 12, 30, tzinfo=UTC)
+    with transaction(app.sessions) as session:
+        feed = session.scalars(select(Feed).where(Feed.url == url)).one()
+        feed.title, feed.status = "Known feed", "failing"
+        feed.etag, feed.last_modified = '"v7"', "Sun, 01 Nov 2026 12:00:00 GMT"
+        feed.interval_minutes, feed.interval_pinned = 45, True
+        feed.consecutive_errors, feed.fetch_full_text = 3, True
+        feed.ignores_validators, feed.last_full_fetch_at = True, fetched_at
+        feed.redirect_url, feed.redirect_count = feed_server.url("/moved"), 2
+        feed_id = feed.id
+    at = datetime.now(UTC)
+    with transaction(app.sessions) as session:
+        (claimed,) = store.claim_due_feeds(
+            session, now=at, cycle_started=at, owner="a", lease=timedelta(minutes=5),
+            all_feeds=True, limit=10,
+        )  # fmt: skip
+
+    assert claimed == store.FeedForUpdate(
+        id=feed_id,
+        url=url,
+        title="Known feed",
+        status="failing",
+        etag='"v7"',
+        last_modified="Sun, 01 Nov 2026 12:00:00 GMT",
+        interval_minutes=45,
+        interval_pinned=True,
+        consecutive_errors=3,
+        fetch_full_text=True,
+        ignores_validators=True,
+        last_full_fetch_at=fetched_at,
+        redirect_url=feed_server.url("/moved"),
+        redirect_count=2,
+    )
+
+
 def test_default_feeds_are_imported_once_into_an_empty_table(
     make_settings: Callable[..., Settings], sqlite_url: str
 ) -> None:

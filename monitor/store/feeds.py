@@ -77,39 +77,9 @@ class FeedForUpdate:
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> FeedForUpdate:
-        """From a row of ``CLAIMED_COLUMNS``."""
-        (
-            feed_id,
-            url,
-            title,
-            status,
-            etag,
-            last_modified,
-            interval_minutes,
-            interval_pinned,
-            consecutive_errors,
-            fetch_full_text,
-            ignores_validators,
-            last_full_fetch_at,
-            redirect_url,
-            redirect_count,
-        ) = row
-        return cls(
-            id=feed_id,
-            url=url,
-            title=title,
-            status=status,
-            etag=etag,
-            last_modified=last_modified,
-            interval_minutes=interval_minutes,
-            interval_pinned=bool(interval_pinned),
-            consecutive_errors=consecutive_errors or 0,
-            fetch_full_text=bool(fetch_full_text),
-            ignores_validators=bool(ignores_validators),
-            last_full_fetch_at=last_full_fetch_at,
-            redirect_url=redirect_url,
-            redirect_count=redirect_count or 0,
-        )
+        """From a row of ``CLAIMED_COLUMNS``: the fields, in order (all NOT NULL but the
+        optional ones, booleans as ``bool``)."""
+        return cls(*row)
 
 
 # What a claimed feed is read with: columns, not ORM objects (loading Feed objects, with
