@@ -267,7 +267,8 @@ def main() -> None:
     tree_pss = max(r[2][1] for r in ours)
     print(
         f"news-monitor: cycle 1 {first:.2f} s, cycle 2 {second:.2f} s "
-        f"(cycle 1 / cycle 2 = {statistics.median(r[0][0] / r[0][1] for r in ours):.1f}x), "
+        f"(cycle 1 / cycle 2 = {statistics.median(r[0][0] / r[0][1] for r in ours):.1f}x; "
+        f"runs: {', '.join(f'{r[0][0] / r[0][1]:.1f}x' for r in ours)}), "
         f"peak RSS {rss:.0f} MB "
         f"(with the forkserver and parse workers, sampled: RSS sum {tree_rss:.0f} MB, "
         f"PSS {tree_pss:.0f} MB)"
