@@ -301,8 +301,7 @@ class Fetcher:
             await self._transport.aclose()
             self._transport = None
 
-    def _host_slot(self, url: str) -> asyncio.Semaphore:
-        host = (urlsplit(url).hostname or "").lower()
+    def _host_slot(self, host: str) -> asyncio.Semaphore:
         slot = self._hosts.get(host)
         if slot is None:
             slot = self._hosts[host] = asyncio.Semaphore(self.limits.per_host)
@@ -312,8 +311,8 @@ class Fetcher:
         self, url: str, validators: Validators | None = None, *, accept: str = FEED_ACCEPT
     ) -> FetchResult:
         """GET ``url`` (conditionally when validators are given); raise FetchError on failure."""
-        check_scheme(url)
-        async with self._global, self._host_slot(url):
+        host, _port = check_scheme(url)  # urlsplit lower-cases the host
+        async with self._global, self._host_slot(host):
             started = time.monotonic()
             try:
                 async with asyncio.timeout(self.limits.total_seconds):
