@@ -1,13 +1,21 @@
 # news-monitor: the service image. Settings come from MONITOR_* environment variables.
+# Installs exactly uv.lock (runtime packages only), as `make run` does.
 FROM python:3.12-slim
 
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
+    UV_PROJECT_ENVIRONMENT=/app/.venv UV_PYTHON_DOWNLOADS=never UV_COMPILE_BYTECODE=1 \
+    UV_LINK_MODE=copy PATH=/app/.venv/bin:$PATH
 WORKDIR /app
 
-COPY pyproject.toml README.md ./
+COPY requirements-uv.txt ./
+RUN pip install --no-deps --require-hashes -r requirements-uv.txt
+
+# the locked packages first (a layer that changes only with the lock), then the project
+COPY pyproject.toml uv.lock README.md ./
+RUN uv sync --frozen --no-dev --no-install-project --no-cache
 COPY monitor ./monitor
 COPY alerts ./alerts
-RUN pip install .
+RUN uv sync --frozen --no-dev --no-editable --no-cache
 
 COPY watchlists ./watchlists
 RUN useradd --create-home monitor && mkdir -p /app/data && chown monitor /app/data

@@ -16,7 +16,7 @@ medians of the paired runs' ratios:
 
 Prints the wall time of each cycle, the peak RSS (main process; and sampled with its
 forkserver and parse workers, as a sum of RSS, which counts their shared pages once per
-process, and as PSS), and the ratios. ``pip install -e '.[bench]'`` installs ``reader``.
+process, and as PSS), and the ratios. ``make bench`` installs ``reader`` (the lock's ``bench`` group).
 """
 
 from __future__ import annotations
