@@ -2,8 +2,11 @@
 
 Run after editing ``monitor/matching/data/curated.yaml``::
 
-    .venv/bin/python -m scripts.build_gazetteer          # writes the file
+    make gazetteer                                       # the locked libraries, then writes it
     .venv/bin/python -m scripts.build_gazetteer --check  # exits 1 if the file is out of date
+
+The data depends on the versions of babel (CLDR), pycountry and pymorphy3: they are pinned in
+``uv.lock``, and ``data/gazetteer-versions.txt`` records the ones the committed file came from.
 
 Sources, in order: ISO 3166-1 English names (pycountry); CLDR territory names (babel) in the
 chosen locales only; the curated file (demonyms, variants, Ukrainian forms, ambiguity rules);
@@ -20,6 +23,7 @@ import argparse
 import re
 import sys
 from collections.abc import Iterable, Iterator
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +36,10 @@ from monitor.matching.normalize import normalize
 DATA = Path(__file__).resolve().parent.parent / "monitor" / "matching" / "data"
 CURATED = DATA / "curated.yaml"
 OUTPUT = DATA / "gazetteer.tsv"
+#: the versions of the libraries the data came from, one ``name==version`` a line
+VERSIONS = DATA / "gazetteer-versions.txt"
+#: the distributions whose data ends up in the TSV (their versions are pinned in uv.lock)
+SOURCES = ("babel", "pycountry", "pymorphy3", "pymorphy3-dicts-ru")
 
 #: CLDR locales whose territory names we take: the languages of the news we follow.
 #: Never the union of all locales: names in unrelated languages collide with ordinary words.
@@ -278,22 +286,55 @@ def render(rows: list[Row]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def installed_versions() -> str:
+    """``name==version`` of each source library as installed here, one a line."""
+    return "".join(f"{name}=={metadata.version(name)}\n" for name in SOURCES)
+
+
+def committed_versions() -> str:
+    return VERSIONS.read_text(encoding="utf-8") if VERSIONS.exists() else ""
+
+
+def out_of_date() -> str | None:
+    """Why the committed data is not what this environment generates, or None.
+
+    Different library versions come first: the data then depends on them, not on an edit,
+    and the fix is to regenerate from the locked versions (``make gazetteer``).
+    """
+    committed, installed = committed_versions(), installed_versions()
+    if committed != installed:
+        return (
+            f"{OUTPUT.name} was generated with {', '.join(committed.split()) or 'unknown versions'}"
+            f" but {', '.join(installed.split())} are installed: install the locked versions"
+            " and regenerate with `make gazetteer` (or update the lock first with `make lock`"
+            " if the newer versions are wanted), then commit both files"
+        )
+    current = OUTPUT.read_text(encoding="utf-8") if OUTPUT.exists() else ""
+    if current != render(build()):
+        return (
+            f"{OUTPUT.name} is not what curated.yaml and the installed libraries generate:"
+            " run `make gazetteer` and commit it"
+        )
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if the file is out of date")
     args = parser.parse_args(argv)
-    text = render(build())
     if args.check:
-        current = OUTPUT.read_text(encoding="utf-8") if OUTPUT.exists() else ""
-        if current != text:
-            print(
-                f"{OUTPUT} is out of date: run python -m scripts.build_gazetteer", file=sys.stderr
-            )
+        problem = out_of_date()
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
             return 1
         print(f"{OUTPUT} is up to date")
         return 0
+    text = render(build())
     OUTPUT.write_text(text, encoding="utf-8")
-    print(f"wrote {OUTPUT} ({len(text.splitlines()) - 1} rows)")
+    VERSIONS.write_text(installed_versions(), encoding="utf-8")
+    print(
+        f"wrote {OUTPUT} ({len(text.splitlines()) - 1} rows) from {', '.join(installed_versions().split())}"
+    )
     return 0
 
 

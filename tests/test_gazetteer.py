@@ -144,11 +144,29 @@ def test_generated_data_has_no_junk_from_pymorphy() -> None:
 
 
 def test_the_committed_data_is_what_the_generator_makes() -> None:
-    """Edit curated.yaml, then run ``python -m scripts.build_gazetteer`` and commit both."""
+    """Edit curated.yaml, then run ``make gazetteer`` and commit both data files.
+
+    The message names the library versions to regenerate with when they differ from the
+    ones the committed file came from (``data/gazetteer-versions.txt``).
+    """
     from scripts import build_gazetteer
 
-    committed = build_gazetteer.OUTPUT.read_text(encoding="utf-8")
-    assert build_gazetteer.render(build_gazetteer.build()) == committed
+    problem = build_gazetteer.out_of_date()
+    assert problem is None, problem
+
+
+def test_the_recorded_library_versions_are_the_locked_ones() -> None:
+    """The gazetteer's sources are pinned: what generated it is what uv.lock installs."""
+    import tomllib
+    from pathlib import Path
+
+    from scripts import build_gazetteer
+
+    lock = tomllib.loads((Path(__file__).parent.parent / "uv.lock").read_text(encoding="utf-8"))
+    locked = {package["name"]: package["version"] for package in lock["package"]}
+    recorded = dict(line.split("==") for line in build_gazetteer.committed_versions().splitlines())
+    assert set(recorded) == set(build_gazetteer.SOURCES)
+    assert recorded == {name: locked[name] for name in build_gazetteer.SOURCES}
 
 
 _FILLER = st.lists(
