@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from monitor.exceptions import MonitorError
+
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _DAILY = re.compile(r"^daily\s+(\d{1,2}):(\d{2})$")
 _WEEKLY = re.compile(r"^weekly\s+([a-z]+)\s+(\d{1,2}):(\d{2})$")
 
 
-class ScheduleError(ValueError):
+class ScheduleError(MonitorError, ValueError):
     """A schedule or timezone that cannot be read; the message says what is accepted."""
 
 

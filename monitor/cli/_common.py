@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from monitor.app import App
 from monitor.config import Settings
-from monitor.exceptions import MonitorError
+from monitor.exceptions import MonitorError, reduce_error
 
 
 class UserError(click.ClickException):
@@ -23,6 +23,10 @@ class UserError(click.ClickException):
 
     def show(self, file: Any = None) -> None:
         click.echo(f"Error: {self.format_message()}", err=True)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # not a MonitorError (`user_errors` would wrap it again), but it pickles the same way
+        return reduce_error(self)
 
 
 class Failure(UserError):

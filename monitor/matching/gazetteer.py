@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 import ahocorasick
 
+from monitor.exceptions import MonitorError
 from monitor.matching.normalize import Normalized, normalize, normalize_text, same_capitals
 from monitor.matching.results import CountryHit, Where
 
@@ -33,7 +34,7 @@ FORM, CUE, FORM_SUFFIXED = 0, 1, 3
 MAX_SUFFIX = 10
 
 
-class UnknownCountry(LookupError, ValueError):
+class UnknownCountry(MonitorError, LookupError, ValueError):
     """A country name or code the gazetteer does not know."""
 
 

@@ -18,6 +18,7 @@ from functools import cache
 
 import snowballstemmer
 
+from monitor.exceptions import MonitorError
 from monitor.matching.normalize import normalize
 
 __all__ = ["MIN_PREFIX", "TermError", "TermSpec", "WordSpec", "parse_term"]
@@ -31,7 +32,7 @@ _SHORT_STEM_ENDING = 2
 _CYRILLIC = re.compile("[а-яіїєґў]")
 
 
-class TermError(ValueError):
+class TermError(MonitorError, ValueError):
     """A term that cannot be used; the caller adds file, line and key path."""
 
 
