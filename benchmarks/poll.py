@@ -155,7 +155,7 @@ class TreeRSS:
 def run_monitor(urls: list[str], cycle: Any, concurrency: int, watchlists: str, out: Any) -> None:
     from monitor.app import App
     from monitor.config import Settings
-    from monitor.pipeline import poll_due_feeds
+    from monitor.ingest import poll_due_feeds
     from monitor.store import feeds as store
     from monitor.store.db import transaction
 

@@ -272,7 +272,7 @@ def database_size(database_url: str, folder: Path) -> int:
 
 def poller(database_url: str, folder: str, ready: Any, go: Any, out: Any) -> None:
     from monitor.app import App
-    from monitor.pipeline import poll_due_feeds
+    from monitor.ingest import poll_due_feeds
 
     app = App.open(settings_for(database_url, Path(folder)), migrate=False)
     with app.engine.connect():

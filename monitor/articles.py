@@ -2,7 +2,7 @@
 
 Pure functions, no database and no network. ``monitor.feeds.parse`` calls them on
 every entry (in a worker process when many feeds are parsed at once), and
-``monitor.pipeline`` stores what they return.
+``monitor.ingest`` stores what they return.
 
 Near-duplicate detection (one story, many sources) uses MinHash from ``rensa``
 (a Rust MinHash; ``datasketch`` was measured first: 30x slower per article and its

@@ -2,7 +2,7 @@
 
 Jobs (rebuilt from configuration at every start, never persisted in the scheduler):
 
-- ``poll``: every minute, ``pipeline.poll_due_feeds`` polls the feeds whose
+- ``poll``: every minute, ``ingest.poll_due_feeds`` polls the feeds whose
   ``next_poll_at`` has come (at once on start);
 - ``digests``: every minute, ``alerts.service.run_due_digests`` sends each
   watchlist's digest when its schedule says so and retries the outbox;
@@ -40,10 +40,11 @@ from alerts.service import run_due_digests
 from monitor.app import App
 from monitor.config import sqlite_path
 from monitor.exceptions import MonitorError
+from monitor.feedlist import ensure_default_feeds
 from monitor.health import HealthServer, Metrics
+from monitor.ingest import poll_due_feeds
 from monitor.leases import release_dead_leases
 from monitor.logs import log_event
-from monitor.pipeline import ensure_default_feeds, poll_due_feeds
 from monitor.retention import run_maintenance
 from monitor.store.db import normalise_url
 

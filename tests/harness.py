@@ -294,8 +294,8 @@ def monitor_env(database_url: str, tmp_path: Path, smtp_port: int, **extra: str)
 
 _SMALL_BATCHES = """
 import sys
-import monitor.pipeline
-monitor.pipeline.BATCH = int(sys.argv.pop(1))
+import monitor.ingest.claim
+monitor.ingest.claim.BATCH = int(sys.argv.pop(1))
 sys.argv[0] = "news-monitor"
 from monitor.cli import main
 main()

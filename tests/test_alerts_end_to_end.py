@@ -13,7 +13,7 @@ from xml.sax.saxutils import escape
 
 from alerts.service import send_digests
 from monitor.app import App
-from monitor.pipeline import poll_due_feeds
+from monitor.ingest import poll_due_feeds
 from monitor.store import feeds as feed_store
 from monitor.store.db import transaction
 from tests.servers import FeedServer, Resource, SMTPServer

@@ -223,7 +223,6 @@ def add_match(
         countries=list(countries),
         snippet=snippet,
         highlights=highlights_for(snippet, terms),
-        explanation={"rule": "a keyword and a country"},
         score=score,
         is_duplicate=is_duplicate,
         created_at=created_at or published_at,

@@ -10,7 +10,7 @@ from click.testing import CliRunner, Result
 
 from monitor.cli import cli
 from tests.servers import FeedServer, Resource
-from tests.test_pipeline import item, rss
+from tests.test_ingest_poll import item, rss
 
 DATA = Path(__file__).parent / "data" / "feeds"
 

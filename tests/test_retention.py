@@ -70,7 +70,6 @@ def _match(session: Any, article: Article, watchlist: str = "recruitment") -> Ma
         countries=["NP"],
         snippet="",
         highlights=[],
-        explanation={},
         created_at=article.first_seen_at,
     )
     session.add(match)

@@ -1,7 +1,7 @@
 """The ``news-monitor`` command: a thin layer over the library.
 
 Each command group lives in its own module; every verb calls the same functions
-the scheduler calls (``monitor.pipeline``, ``alerts``).
+the scheduler calls (``monitor.ingest``, ``alerts``).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""``news-monitor feeds …`` and ``news-monitor poll``: thin wrappers over ``monitor.feeds.manage``
-and ``monitor.pipeline``."""
+"""``news-monitor feeds …`` and ``news-monitor poll``: thin wrappers over ``monitor.feedlist``
+and ``monitor.ingest``."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from pathlib import Path
 
 import click
 
+from monitor import feedlist
 from monitor.cli._common import Failure, UserError, echo_json, open_app
-from monitor.feeds import manage
 from monitor.feeds.fetch import check_scheme
-from monitor.pipeline import FeedOutcome, check_feed, ensure_default_feeds, poll_due_feeds
+from monitor.ingest import FeedOutcome, poll_due_feeds
 from monitor.store.feeds import FeedSummary
 
 
@@ -35,7 +35,7 @@ def add(url: str, title: str | None, folder: str | None, full_text: bool, first:
     """Add a feed by URL, or a web page whose feed links are discovered."""
     with open_app() as app:
         check_scheme(url)
-        found = manage.probe(app, url)
+        found = feedlist.probe(app, url)
         parsed = found.parsed
         if found.error is not None and found.links:
             chosen = found.links[0]
@@ -50,11 +50,11 @@ def add(url: str, title: str | None, folder: str | None, full_text: bool, first:
                 chosen = found.links[choice - 1]
             click.echo(f"Found the feed {chosen.url} on {url}")
             url = chosen.url
-            found = manage.probe(app, url)
+            found = feedlist.probe(app, url)
             parsed = found.parsed
         if found.error is not None and found.error.kind in ("not_a_feed", "empty"):
             raise UserError(found.error.message)
-        summary = manage.add(
+        summary = feedlist.add(
             app, url, title=title, folder=folder, full_text=full_text, parsed=parsed
         )
         if found.error is not None:
@@ -72,7 +72,7 @@ def add(url: str, title: str | None, folder: str | None, full_text: bool, first:
 def list_(as_json: bool) -> None:
     """List feeds: status, errors, last and next poll, articles, last error."""
     with open_app() as app:
-        rows = manage.list_all(app)
+        rows = feedlist.list_all(app)
     if as_json:
         echo_json([row.to_json() for row in rows])
         return
@@ -105,7 +105,7 @@ def _list_line(row: FeedSummary) -> str:
 def remove(url: str) -> None:
     """Remove a feed and its articles."""
     with open_app() as app:
-        articles = manage.remove(app, url)
+        articles = feedlist.remove(app, url)
     click.echo(f"Removed {url} and its {articles} articles.")
 
 
@@ -114,7 +114,7 @@ def remove(url: str) -> None:
 def import_(file: Path) -> None:
     """Add the feeds of an OPML file (titles and folders kept)."""
     with open_app() as app:
-        added, skipped = manage.import_opml(app, file)
+        added, skipped = feedlist.import_opml(app, file)
     click.echo(f"Imported {added} feeds from {file} ({skipped} already present).")
 
 
@@ -123,7 +123,7 @@ def import_(file: Path) -> None:
 def export(file: Path | None) -> None:
     """Write the feeds as OPML to FILE (default: standard output)."""
     with open_app() as app:
-        document = manage.export_opml(app)
+        document = feedlist.export_opml(app)
     if file is None:
         sys.stdout.buffer.write(document)
         sys.stdout.flush()
@@ -137,7 +137,7 @@ def export(file: Path | None) -> None:
 def check(url: str) -> None:
     """Fetch one feed now and explain what happened (stores nothing)."""
     with open_app() as app:
-        found = check_feed(app, url)
+        found = feedlist.probe(app, url)
     result = found.result
     if result is not None:
         click.echo(
@@ -183,7 +183,7 @@ def set_(url: str, full_text: bool | None, interval: int | None, enable: bool | 
             "nothing to set: give --full-text/--no-full-text, --interval or --enable/--disable"
         )
     with open_app() as app:
-        row = manage.set_options(
+        row = feedlist.set_options(
             app, url, full_text=full_text, interval_minutes=interval, enabled=enable
         )
     interval_text = f"every {row.interval_minutes} min" if row.interval_pinned else "adaptive"
@@ -198,7 +198,7 @@ def set_(url: str, full_text: bool | None, interval: int | None, enable: bool | 
 def poll(all_feeds: bool) -> None:
     """Poll the due feeds once (or --all), store new articles and print what matched."""
     with open_app() as app:
-        imported = ensure_default_feeds(app)
+        imported = feedlist.ensure_default_feeds(app)
         if imported:
             click.echo(f"Imported {imported} default feeds.")
         report = poll_due_feeds(app, all_feeds=all_feeds)

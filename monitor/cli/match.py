@@ -20,7 +20,7 @@ def _fetch(url: str) -> tuple[str, str]:
     import lxml.html
 
     from monitor.feeds.fetch import check_scheme, fetch_page
-    from monitor.pipeline import extract_main_text
+    from monitor.ingest.fulltext import extract_main_text
 
     check_scheme(url)
     page = fetch_page(url, load_settings())

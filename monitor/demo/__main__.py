@@ -19,7 +19,7 @@ from alerts.service import send_digests
 from monitor.app import App
 from monitor.config import Settings
 from monitor.demo.server import StaticFeedServer
-from monitor.pipeline import poll_due_feeds
+from monitor.ingest import poll_due_feeds
 from monitor.store import feeds as feed_store
 from monitor.store.db import transaction
 

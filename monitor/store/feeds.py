@@ -1,7 +1,7 @@
 """The queries ingestion and the ``feeds`` commands use: feeds, articles, stories, matches.
 
 No business rules (what is due, backoff, story decisions live in
-``monitor.feeds.schedule`` and ``monitor.pipeline``): reads and writes only. Every
+``monitor.feeds.schedule`` and ``monitor.ingest``): reads and writes only. Every
 function takes an open ``Session``; the caller owns the transaction.
 
 Claiming due feeds: on PostgreSQL the candidates are read with ``FOR UPDATE SKIP
@@ -44,9 +44,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from monitor.feeds.exceptions import FeedExists, FeedNotFound
-from monitor.store.models import Article, Feed, Match, Story, StoryKey
+from monitor.store.models import Article, Feed, FeedStatus, Match, Story, StoryKey
 
-POLLABLE = ("ok", "failing")
+POLLABLE = (FeedStatus.OK.value, FeedStatus.FAILING.value)
 
 # The per-feed queries of polling are Core statements on the tables, run on the
 # session's connection: through the ORM each cost about twice as much Python
@@ -74,6 +74,8 @@ class FeedForUpdate:
     last_full_fetch_at: datetime | None
     redirect_url: str | None
     redirect_count: int
+    last_success_at: datetime | None
+    parse_warning: str | None
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> FeedForUpdate:
@@ -100,6 +102,8 @@ CLAIMED_COLUMNS = (
     Feed.last_full_fetch_at,
     Feed.redirect_url,
     Feed.redirect_count,
+    Feed.last_success_at,
+    Feed.parse_warning,
 )
 
 
@@ -180,7 +184,7 @@ def add_feed(
         title=title,
         folder=folder,
         site_url=site_url,
-        status="ok",
+        status=FeedStatus.OK.value,
         next_poll_at=now,
         consecutive_errors=0,
         redirect_count=0,

@@ -9,6 +9,7 @@ Durable state lives here, never in the scheduler: a feed carries its own
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -58,8 +59,17 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}  # noqa: RUF012
 
 
+class FeedStatus(StrEnum):
+    """A feed's ``status``: polled (``ok``, ``failing``), or not (``gone`` after a 410, ``disabled``)."""
+
+    OK = "ok"
+    FAILING = "failing"
+    GONE = "gone"  # answered 410 Gone: not polled until enabled again
+    DISABLED = "disabled"  # turned off by the user
+
+
 class Feed(Base):
-    """A polled feed. ``status`` is one of FEED_STATUSES."""
+    """A polled feed. ``status`` is a ``FeedStatus``."""
 
     __tablename__ = "feeds"
 
@@ -68,14 +78,13 @@ class Feed(Base):
     title: Mapped[str | None] = mapped_column(String(500))
     site_url: Mapped[str | None] = mapped_column(String(2048))
     folder: Mapped[str | None] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(20), default="ok")
+    status: Mapped[str] = mapped_column(String(20), default=FeedStatus.OK.value)
     etag: Mapped[str | None] = mapped_column(String(500))
     last_modified: Mapped[str | None] = mapped_column(String(100))
     interval_minutes: Mapped[int | None] = mapped_column(Integer)
     next_poll_at: Mapped[datetime] = mapped_column(index=True)
     last_polled_at: Mapped[datetime | None]
     last_success_at: Mapped[datetime | None]
-    last_new_at: Mapped[datetime | None]
     consecutive_errors: Mapped[int] = mapped_column(Integer, default=0)
     error_kind: Mapped[str | None] = mapped_column(String(40))
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -91,9 +100,6 @@ class Feed(Base):
     created_at: Mapped[datetime]
 
     articles: Mapped[list[Article]] = relationship(back_populates="feed", passive_deletes=True)
-
-
-FEED_STATUSES = ("ok", "failing", "gone", "disabled")
 
 
 class Story(Base):
@@ -183,7 +189,6 @@ class Match(Base):
     countries: Mapped[list[Any]] = mapped_column(JSON)
     snippet: Mapped[str] = mapped_column(Text, default="")
     highlights: Mapped[list[Any]] = mapped_column(JSON)
-    explanation: Mapped[dict[str, Any]] = mapped_column(JSON)
     score: Mapped[float] = mapped_column(Float, default=0.0)
     is_duplicate: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]

@@ -21,13 +21,13 @@ from sqlalchemy import func, select
 
 from monitor.app import App
 from monitor.config import Settings
-from monitor.pipeline import poll_due_feeds
+from monitor.ingest import poll_due_feeds
 from monitor.store import feeds as store
 from monitor.store.db import transaction
 from monitor.store.models import Article, Feed
 from tests.servers import FeedServer, Resource
+from tests.test_ingest_poll import build_app, item, rss
 from tests.test_parse import BILLION_LAUGHS, EXTERNAL_ENTITY, RUSSIAN_ITEM, russian_feed
-from tests.test_pipeline import build_app, item, rss
 
 DATA = Path(__file__).parent / "data" / "feeds"
 MiB = 1024 * 1024

@@ -1,9 +1,8 @@
-"""Matching in the parse workers gives the same matches as matching while storing."""
+"""The analyse stage: parsing and matching in the parse workers, and the pool they run in."""
 
 from __future__ import annotations
 
 import importlib.util
-import json
 import shutil
 import types
 from collections.abc import Iterator
@@ -15,14 +14,14 @@ import pytest
 from sqlalchemy import select
 
 from monitor.app import App
-from monitor.feeds import worker
+from monitor.ingest import analyse, poll_due_feeds
+from monitor.ingest.pool import POOL_MIN_FEEDS, preloaded_modules
 from monitor.matching.results import MatchResult
-from monitor.pipeline import POOL_MIN_FEEDS, _preloaded_modules, poll_due_feeds
 from monitor.store import feeds as store
 from monitor.store.db import transaction
 from monitor.store.models import Article, Match
 from tests.servers import FeedServer, Resource
-from tests.test_pipeline import item, rss
+from tests.test_ingest_poll import item, rss
 
 REPO = Path(__file__).parent.parent
 HEADERS = {"content-type": "application/rss+xml"}
@@ -53,42 +52,44 @@ def body(index: int) -> bytes:
     )
 
 
-def test_parse_and_match_returns_the_matched_results_per_entry(app: App) -> None:
-    done = worker.parse_and_match(
+def test_each_analysed_entry_carries_its_own_matches(app: App) -> None:
+    done = analyse.analyse(
         body(1), HEADERS, "http://feeds.test/1", frozenset(), app.watchlists.matcher.match
     )
 
-    titles = [entry.title for entry in done.parsed.entries]
+    titles = [item.entry.title for item in done.entries]
     assert titles == ["Nepal asks Russia to stop recruiting (1)", "Bridge repairs approved (1)"]
-    assert done.matches is not None
-    assert [[r.watchlist for r in results] for results in done.matches] == [
-        ["foreign-recruitment"],
-        [],
-    ]
+    recruited, quiet = done.entries
+    assert recruited.matches is not None and quiet.matches == ()
+    assert [r.watchlist for r in recruited.matches] == ["foreign-recruitment"]
     expected = [r for r in app.watchlists.matcher.match(titles[0], RECRUITED) if r.matched]
-    assert list(done.matches[0]) == expected
+    assert list(recruited.matches) == expected
 
 
 def test_a_worker_uses_the_matcher_it_was_started_with(app: App) -> None:
-    worker.init_worker(app.watchlists.matcher.match)
+    analyse.init_worker(app.watchlists.matcher.match)
     try:
-        done = worker.parse_and_match(body(2), HEADERS, "http://feeds.test/2", frozenset())
-        assert done.matches is not None
-        assert [len(results) for results in done.matches] == [1, 0]
+        done = analyse.analyse(body(2), HEADERS, "http://feeds.test/2", frozenset())
+        assert [len(item.matches or ()) for item in done.entries] == [1, 0]
+        assert all(item.matches is not None for item in done.entries)
     finally:
-        worker.init_worker(None)
-    unmatched = worker.parse_and_match(body(2), HEADERS, "http://feeds.test/2", frozenset())
-    assert unmatched.matches is None
+        analyse.init_worker(None)
+    unmatched = analyse.analyse(body(2), HEADERS, "http://feeds.test/2", frozenset())
+    assert [item.matches for item in unmatched.entries] == [None, None]
 
 
-def test_a_failing_matcher_leaves_matching_to_the_storing_step() -> None:
+def test_a_failing_matcher_leaves_matching_to_the_main_process(app: App) -> None:
     def broken(title: str, text: str) -> list[MatchResult]:
         raise RuntimeError("broken watchlist")
 
-    done = worker.parse_and_match(body(3), HEADERS, "http://feeds.test/3", frozenset(), broken)
+    done = analyse.analyse(body(3), HEADERS, "http://feeds.test/3", frozenset(), broken)
 
-    assert len(done.parsed.entries) == 2
-    assert done.matches is None
+    assert len(done.entries) == 2
+    assert [item.matches for item in done.entries] == [None, None]
+    matched = analyse.match_missing(done, app.watchlists.matcher.match)
+    assert [len(item.matches or ()) for item in matched.entries] == [1, 0]
+    with pytest.raises(RuntimeError, match="broken watchlist"):
+        analyse.match_missing(done, broken)
 
 
 def test_a_poll_big_enough_for_the_pool_stores_every_match_once(
@@ -100,7 +101,7 @@ def test_a_poll_big_enough_for_the_pool_stores_every_match_once(
         for url in urls:
             store.add_feed(session, url, now=datetime.now(UTC) - timedelta(seconds=1))
 
-    report = poll_due_feeds(app)
+    report = poll_due_feeds(app, parse_workers=1)
 
     assert report.new_articles == 2 * count
     # one wire story: alerted once, its later copies stored as duplicates
@@ -108,14 +109,14 @@ def test_a_poll_big_enough_for_the_pool_stores_every_match_once(
     assert sum(o.duplicate_matches for o in report.outcomes) == count - 1
     with transaction(app.sessions) as session:
         rows = session.execute(
-            select(Article.entry_id, Article.title, Match.explanation).join(
+            select(Article.entry_id, Article.title, Match.terms, Match.snippet).join(
                 Match, Match.article_id == Article.id
             )
         ).all()
-    assert sorted(entry_id for entry_id, _, _ in rows) == sorted(f"r{n}" for n in range(count))
-    for _, title, explanation in rows:
+    assert sorted(entry_id for entry_id, *_ in rows) == sorted(f"r{n}" for n in range(count))
+    for _, title, terms, snippet in rows:
         (expected,) = [r for r in app.watchlists.matcher.match(title, RECRUITED) if r.matched]
-        assert explanation == json.loads(json.dumps(expected.to_json()))
+        assert (terms, snippet) == (list(expected.terms), expected.snippet)
 
 
 def test_the_forkserver_imports_the_application_once_for_a_script_started_program() -> None:
@@ -128,7 +129,9 @@ def test_the_forkserver_imports_the_application_once_for_a_script_started_progra
     run_with_m.__file__ = str(REPO / "benchmarks" / "poll.py")
     run_with_m.__spec__ = importlib.util.find_spec("benchmarks.poll")
 
-    assert "monitor.cli" in _preloaded_modules(script)
-    assert "monitor.cli" not in _preloaded_modules(run_with_m)
+    assert "monitor.cli" in preloaded_modules(script)
+    assert "monitor.cli" not in preloaded_modules(run_with_m)
     for main in (script, run_with_m):
-        assert {"monitor.feeds.worker", "monitor.matching.matcher"} <= set(_preloaded_modules(main))
+        assert {"monitor.ingest.analyse", "monitor.matching.matcher"} <= set(
+            preloaded_modules(main)
+        )

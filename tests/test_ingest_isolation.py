@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-import monitor.pipeline as pipeline
+import monitor.ingest.poll as pipeline
 from monitor.app import App
 from monitor.matching.results import MatchResult
 from monitor.store import feeds as feed_store
@@ -58,7 +58,7 @@ def test_a_crash_while_storing_one_feed_is_recorded_on_it_and_the_others_are_sto
             raise IndexError("string index out of range")
         return real(title, body)
 
-    monkeypatch.setattr(pipeline, "_matcher", lambda _app: buggy)
+    monkeypatch.setattr(pipeline, "matcher_of", lambda _app: buggy)
     report = pipeline.poll_due_feeds(app, all_feeds=True)
 
     outcomes = {o.url: (o.status, o.error_kind, o.new) for o in report.outcomes}
@@ -72,7 +72,7 @@ def test_a_crash_while_storing_one_feed_is_recorded_on_it_and_the_others_are_sto
         assert session.scalar(select(func.count()).select_from(Match)) == 1
 
     # Once the bug is gone, the next poll stores what was skipped: nothing is lost.
-    monkeypatch.setattr(pipeline, "_matcher", lambda _app: real)
+    monkeypatch.setattr(pipeline, "matcher_of", lambda _app: real)
     pipeline.poll_due_feeds(app, all_feeds=True)
     with app.sessions() as session:
         assert session.scalar(select(func.count()).select_from(Article)) == 2

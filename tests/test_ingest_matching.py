@@ -12,12 +12,12 @@ from sqlalchemy import select
 
 from monitor.app import App
 from monitor.config import Settings
-from monitor.pipeline import poll_due_feeds
+from monitor.ingest import poll_due_feeds
 from monitor.store import feeds as store
 from monitor.store.db import transaction
 from monitor.store.models import Article, Match
 from tests.servers import FeedServer, Resource
-from tests.test_pipeline import item, rss
+from tests.test_ingest_poll import item, rss
 
 REPO = Path(__file__).parent.parent
 DATA = Path(__file__).parent / "data" / "feeds"

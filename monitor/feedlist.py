@@ -1,16 +1,22 @@
-"""Managing the feed list: probe, add (with discovery), set, remove, import, export.
+"""The feed list as users manage it: probe, add (with discovery), set, remove, import, export.
 
-The ``feeds`` commands call these; each opens its own transaction.
+The ``feeds`` commands and the service call these; each opens its own transaction.
+The shipped default feeds (``monitor/feeds/default_feeds.opml``) are imported into an
+empty feeds table when ``MONITOR_IMPORT_DEFAULT_FEEDS`` allows. Polling is
+``monitor.ingest``, which does not import this module (nor this module it).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from importlib import resources
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from monitor.app import App
 from monitor.feeds.discovery import FeedLink, find_feed_links, looks_like_html
@@ -20,7 +26,7 @@ from monitor.feeds.opml import OpmlFeed, read_opml, write_opml
 from monitor.feeds.parse import ParsedFeed, parse_feed
 from monitor.store import feeds as store
 from monitor.store.db import transaction
-from monitor.store.models import Feed
+from monitor.store.models import Feed, FeedStatus
 
 
 @dataclass(frozen=True)
@@ -119,12 +125,12 @@ def set_options(
                 raise ValueError("--interval must be at least 1 minute")
             feed.interval_minutes = interval_minutes
             feed.interval_pinned = True
-        if enabled is True and feed.status in ("disabled", "gone"):
-            feed.status = "ok"
+        if enabled is True and feed.status in (FeedStatus.DISABLED, FeedStatus.GONE):
+            feed.status = FeedStatus.OK.value
             feed.consecutive_errors = 0
             feed.next_poll_at = now
         elif enabled is False:
-            feed.status = "disabled"
+            feed.status = FeedStatus.DISABLED.value
     return summary(app, url)
 
 
@@ -135,8 +141,6 @@ def import_opml(app: App, path: Path) -> tuple[int, int]:
     except OSError as exc:
         raise OpmlError(f"{path}: cannot read ({exc.strerror})") from exc
     feeds = read_opml(data, str(path))
-    from monitor.pipeline import import_feeds
-
     with transaction(app.sessions) as session:
         return import_feeds(session, feeds, now=datetime.now(UTC))
 
@@ -148,3 +152,40 @@ def export_opml(app: App) -> bytes:
             for f in session.scalars(select(Feed).order_by(Feed.url))
         ]
     return write_opml(feeds)
+
+
+def default_feeds() -> list[OpmlFeed]:
+    """The feed list shipped in the package (``monitor/feeds/default_feeds.opml``)."""
+    resource = resources.files("monitor.feeds").joinpath("default_feeds.opml")
+    if not resource.is_file():
+        return []
+    return read_opml(resource.read_bytes(), "monitor/feeds/default_feeds.opml")
+
+
+def ensure_default_feeds(app: App, *, now: datetime | None = None) -> int:
+    """Import the shipped default feeds when the feeds table is empty and the setting allows it."""
+    if not app.settings.import_default_feeds:
+        return 0
+    with transaction(app.sessions) as session:
+        if store.count_feeds(session) > 0:
+            return 0
+        return import_feeds(session, default_feeds(), now=now or datetime.now(UTC))[0]
+
+
+def import_feeds(session: Session, feeds: Sequence[OpmlFeed], *, now: datetime) -> tuple[int, int]:
+    """Add the feeds not yet present; (added, already present)."""
+    added = skipped = 0
+    for item in feeds:
+        if store.find_feed(session, item.url) is not None:
+            skipped += 1
+            continue
+        store.add_feed(
+            session,
+            item.url,
+            now=now,
+            title=item.title,
+            folder=item.folder,
+            site_url=item.site_url,
+        )
+        added += 1
+    return added, skipped

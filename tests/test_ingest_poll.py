@@ -1,4 +1,4 @@
-"""The poll pipeline on a real database (SQLite and PostgreSQL) against a loopback feed server."""
+"""The poll (monitor.ingest) on a real database (SQLite and PostgreSQL) against a loopback feed server."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from sqlalchemy import func, select
 from monitor.app import App
 from monitor.articles import BANDS
 from monitor.config import Settings
-from monitor.pipeline import PollReport, ensure_default_feeds, poll_due_feeds
+from monitor.feedlist import default_feeds, ensure_default_feeds
+from monitor.ingest import PollReport, poll_due_feeds
 from monitor.store import feeds as store
 from monitor.store.db import make_engine, session_factory, transaction, upgrade
 from monitor.store.models import Article, Feed, StoryKey
@@ -175,7 +176,7 @@ def test_old_entries_beyond_the_parser_window_are_not_stored_again(
     # The parser skips only the latest KNOWN_IDS stored ids; older entries that a feed
     # still carries are caught when storing, feed by feed (the same ids in another feed
     # are that feed's own articles).
-    monkeypatch.setattr("monitor.pipeline.KNOWN_IDS", 1)
+    monkeypatch.setattr("monitor.ingest.claim.KNOWN_IDS", 1)
     body = rss(*(item(f"old-{n}", f"Entry {n}", f"Text number {n} of the feed.") for n in range(3)))
     first = feed_server.add("/first", Resource(body, etag=False, last_modified=None))
     second = feed_server.add("/second", Resource(body, etag=False, last_modified=None))
@@ -423,6 +424,8 @@ def test_a_claimed_feed_carries_what_storage_knows_of_it(app: App, feed_server: 
         last_full_fetch_at=fetched_at,
         redirect_url=feed_server.url("/moved"),
         redirect_count=2,
+        last_success_at=None,
+        parse_warning=None,
     )
 
 
@@ -431,8 +434,6 @@ def test_default_feeds_are_imported_once_into_an_empty_table(
 ) -> None:
     application = build_app(make_settings(sqlite_url, import_default_feeds=True))
     try:
-        from monitor.pipeline import default_feeds
-
         shipped = default_feeds()
         assert len(shipped) >= 5  # the shipped monitor/feeds/default_feeds.opml
         assert ensure_default_feeds(application) == len(shipped)
