@@ -180,7 +180,7 @@ def run_monitor(urls: list[str], cycle: Any, concurrency: int, watchlists: str, 
         times.append(time.perf_counter() - start)
         statuses: dict[str, int] = {}
         for outcome in report.outcomes:
-            statuses[outcome.status] = statuses.get(outcome.status, 0) + 1
+            statuses[str(outcome.status)] = statuses.get(str(outcome.status), 0) + 1
         print(
             f"  news-monitor cycle {number}: {times[-1]:.2f} s, {report.new_articles} new, "
             f"{statuses}, matches {report.matched}",

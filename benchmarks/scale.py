@@ -284,7 +284,7 @@ def poller(database_url: str, folder: str, ready: Any, go: Any, out: Any) -> Non
     seconds = time.perf_counter() - start
     statuses: dict[str, int] = {}
     for outcome in report.outcomes:
-        statuses[outcome.status] = statuses.get(outcome.status, 0) + 1
+        statuses[str(outcome.status)] = statuses.get(str(outcome.status), 0) + 1
     app.close()
     out.put(
         (

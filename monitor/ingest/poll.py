@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import gc
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from monitor.app import App
@@ -26,8 +24,6 @@ from monitor.ingest.outcome import FeedOutcome, PollReport
 from monitor.ingest.pool import POOL_MIN_FEEDS, ParsePool, ThreadAnalyser, choose
 from monitor.ingest.write import write_batch
 from monitor.store.feeds import FeedForUpdate
-
-GC_THRESHOLD = 100_000  # allocations between young-generation collections during a poll
 
 
 def poll_due_feeds(
@@ -50,8 +46,7 @@ def poll_due_feeds(
         return PollReport((), started, datetime.now(UTC))
     analyser = choose(len(first), matcher, parse_workers)
     try:
-        with _fewer_collections():
-            outcomes = asyncio.run(_poll(app, matcher, claim, first, analyser, now))
+        outcomes = asyncio.run(_poll(app, matcher, claim, first, analyser, now))
     finally:
         analyser.shutdown()
     return PollReport(tuple(outcomes), started, datetime.now(UTC))
@@ -128,22 +123,3 @@ async def poll_one(
         return FeedPolled(feed, fetched, match_missing(analysed, matcher))
     except Exception as exc:  # the per-feed boundary: see monitor.ingest.boundary
         return FeedPolled(feed, failure=failure_of(feed.url, exc, stage))
-
-
-@contextmanager
-def _fewer_collections() -> Iterator[None]:
-    """Run the cyclic garbage collector less often during a poll (restored after).
-
-    Storing a batch builds hundreds of thousands of short-lived containers (row dicts,
-    band-key lists, tuples), and with the default first threshold (700 allocations)
-    the collector ran through them again and again. Measured on the poll benchmark's
-    first cycle (``gc.callbacks``): 3,512 young and 25 full collections, 2.7 s of the
-    main process's 14 s, with the default; 10 young ones, 0.13 s, with 100,000 (peak
-    RSS +8 MB). Nothing in a poll relies on cycles being freed promptly.
-    """
-    before = gc.get_threshold()
-    gc.set_threshold(GC_THRESHOLD, *before[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
