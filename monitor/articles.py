@@ -28,7 +28,7 @@ import hashlib
 import re
 import struct
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from html import unescape
 from typing import Any
@@ -358,27 +358,73 @@ def _decode_entities(text: str) -> str | None:
 _WORDS = re.compile(r"\w+")
 
 
-def entry_identity(guid: str | None, link: str | None, title: str, published: str | None) -> str:
+def entry_identity(
+    guid: str | None,
+    link: str | None,
+    title: str,
+    published: str | None,
+    *,
+    shared: Collection[str] = frozenset(),
+    known: Collection[str] = frozenset(),
+) -> str:
     """The entry's id within its feed: the guid, else the link, else a hash of title and date.
 
-    Ids longer than 1,000 characters are replaced by their SHA-256 (the column holds 1,024).
+    ``shared`` and ``known`` as in ``guid_or_link_identity``. Ids longer than 1,000
+    characters are replaced by their SHA-256 (the column holds 1,024).
     """
-    identity = guid_or_link_identity(guid, link)
+    identity = guid_or_link_identity(guid, link, shared=shared, known=known)
     if identity is not None:
         return identity
     digest = hashlib.sha256(f"{title}\n{published or ''}".encode()).hexdigest()
     return "sha256:" + digest
 
 
-def guid_or_link_identity(guid: str | None, link: str | None) -> str | None:
-    """``entry_identity`` when the entry has a guid or a link (None otherwise)."""
-    for candidate in (guid, link):
-        if candidate and candidate.strip():
-            value = candidate.strip()
-            if len(value) > 1000:
-                return "sha256:" + hashlib.sha256(value.encode()).hexdigest()
-            return value
-    return None
+def guid_or_link_identity(
+    guid: str | None,
+    link: str | None,
+    *,
+    shared: Collection[str] = frozenset(),
+    known: Collection[str] = frozenset(),
+) -> str | None:
+    """``entry_identity`` when the entry has a guid or a link (None otherwise).
+
+    The guid alone, unless the feed gives it to entries with different links (``shared``,
+    from ``shared_guids``: some sites give several items one guid, and each is its own
+    article). Such an entry is identified by its guid and canonical link together; so is
+    one whose guid-and-link id is already ``known`` (stored), so that its id does not
+    change back when the other entries with its guid leave the feed. An entry the feed
+    repeats with the same guid and link keeps one id.
+    """
+    plain = _bounded(guid) or _bounded(link)
+    if plain is None or not guid or not guid.strip() or not link or not link.strip():
+        return plain
+    paired = _bounded(f"{guid.strip()} {canonical_url(link)}")
+    if guid.strip() in shared or (known and paired in known):
+        return paired
+    return plain
+
+
+def shared_guids(entries: Iterable[tuple[str | None, str | None]]) -> frozenset[str]:
+    """The guids that a feed's (guid, link) pairs give to more than one canonical link."""
+    first_link: dict[str, str] = {}
+    shared: set[str] = set()
+    for guid, link in entries:
+        if not guid or not guid.strip() or not link or not link.strip():
+            continue
+        key = guid.strip()
+        if first_link.setdefault(key, canonical_url(link)) != canonical_url(link):
+            shared.add(key)
+    return frozenset(shared)
+
+
+def _bounded(candidate: str | None) -> str | None:
+    """A stripped id, its SHA-256 when longer than 1,000 characters; None when empty."""
+    if not candidate or not candidate.strip():
+        return None
+    value = candidate.strip()
+    if len(value) > 1000:
+        return "sha256:" + hashlib.sha256(value.encode()).hexdigest()
+    return value
 
 
 _COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")

@@ -290,3 +290,164 @@ def test_a_control_character_in_an_entry_does_not_lose_the_feed() -> None:
         ("c-1", "Offers made\nto migrants"),
         ("c-2", "Plain text"),
     ]
+
+
+# ---------------------------------------------------------------- what feedparser reads
+# Each class of entry below was seen on real feeds, where the fast path read fewer fields
+# than feedparser. The feeds are our own; each is read through both paths.
+
+
+def both_paths(name: str, content_type: str, url: str) -> list[tuple[object, ...]]:
+    """(title, url, entry id, date, text) of each entry, the same through both paths."""
+    body = (DATA / name).read_bytes()
+    headers = {"content-type": content_type}
+    fast = parse_feed(body, headers, url, now=NOW)
+    slow = parse_feed(body, headers, url, now=NOW, fast=False)
+    seen = [
+        [(e.title, e.url, e.entry_id, e.published_at, e.text) for e in feed.entries]
+        for feed in (fast, slow)
+    ]
+    assert seen[0] == seen[1], "the fast path and feedparser read the feed differently"
+    return list(seen[0])
+
+
+def test_dc_title_is_the_title() -> None:
+    [entry] = both_paths("dc-title.rss", "application/rss+xml", "https://valley.example.org/rss")
+    assert entry == (
+        "Recruiters visit the valley's market towns",
+        "https://valley.example.org/news/recruiters-market-towns",
+        "valley-301",
+        datetime(2025, 7, 10, 6, 30, tzinfo=UTC),
+        "Men offering army contracts set up stalls beside the grain sellers.",
+    )
+
+
+def test_xhtml_titles_with_and_without_a_div() -> None:
+    entries = both_paths("xhtml-titles.atom", "application/atom+xml", "https://ridge.example.org/")
+    assert [(title, url, entry_id) for title, url, entry_id, _, _ in entries] == [
+        # No link: the id, a URL, is the link (as feedparser reads it).
+        ("Plain words in an xhtml title", "https://ridge.example.org/notes/41", entries[0][2]),
+        ("Contracts signed in haste", "https://ridge.example.org/notes/42", entries[1][2]),
+        ("A title wrapped as the spec asks", "https://ridge.example.org/notes/43", entries[2][2]),
+    ]
+    assert [e[2] for e in entries] == [
+        "https://ridge.example.org/notes/41",
+        "tag:ridge.example.org,2025:42",
+        "tag:ridge.example.org,2025:43",
+    ]
+    assert entries[0][3] == datetime(2025, 7, 10, 8, 0, tzinfo=UTC)
+    assert entries[1][4] == "The second note's title mixes text and an inline tag."
+
+
+def test_permalink_guid_and_atom_link_are_links() -> None:
+    entries = both_paths("guid-links.rss", "application/rss+xml", "https://ledger.example.org/rss")
+    assert [(title, url, entry_id) for title, url, entry_id, _, _ in entries] == [
+        (
+            "Ferry crews asked about service abroad",
+            "https://ledger.example.org/2025/07/ferry-crews",
+            "https://ledger.example.org/2025/07/ferry-crews",
+        ),
+        (
+            "A second permalink, marked as one",
+            "https://ledger.example.org/2025/07/permalink-marked",
+            "https://ledger.example.org/2025/07/permalink-marked",
+        ),
+        (
+            "Linked through the Atom namespace",
+            "https://ledger.example.org/2025/07/atom-linked",
+            "ledger-7781",
+        ),
+        ("An opaque guid is no address", None, "https://ledger.example.org/?p=7782"),
+        ("A guid that is not a URL", None, "ledger-7783"),  # not resolved against the feed
+    ]
+    assert entries[2][4] == "Its only link is an atom:link element."
+
+
+def test_dcterms_dates() -> None:
+    entries = both_paths(
+        "dcterms-dates.rss", "application/rss+xml", "https://plateau.example.org/rss"
+    )
+    assert [(title, date) for title, _, _, date, _ in entries] == [
+        ("Issued date only", datetime(2025, 7, 8, 7, 45, tzinfo=UTC)),
+        ("Modified date only", datetime(2025, 7, 7, 18, 0, tzinfo=UTC)),
+        ("Issued wins over the Dublin Core date", datetime(2025, 7, 6, 12, 0, tzinfo=UTC)),
+    ]
+    assert entries[0][1:3] == ("https://plateau.example.org/a/issued",) * 2
+
+
+def test_one_guid_on_different_links_is_several_articles() -> None:
+    entries = both_paths("shared-guid.rss", "application/rss+xml", "https://lakeside.example.org/")
+    # The guid is shared by two stories; the repeat of the first (same guid, same canonical
+    # link) is still one article; the item with a guid of its own keeps its plain guid.
+    assert [(title, entry_id) for title, _, entry_id, _, _ in entries] == [
+        (
+            "Bus drivers questioned about the recruiters",
+            "lakeside-news https://lakeside.example.org/story/bus-drivers",
+        ),
+        (
+            "Orchard owners short of seasonal workers",
+            "lakeside-news https://lakeside.example.org/story/orchard-workers",
+        ),
+        ("Library opens on Sundays", "lakeside-612"),
+    ]
+    assert entries[1][1] == "https://lakeside.example.org/story/orchard-workers"
+    assert entries[1][4] == "Owners say fewer pickers arrived from abroad this summer."
+
+
+def test_shared_guid_ids_stay_when_the_feed_stops_sharing() -> None:
+    body = (DATA / "shared-guid.rss").read_bytes()
+    first = parse_feed(body, RSS, "https://lakeside.example.org/", now=NOW)
+    stored = frozenset(e.entry_id for e in first.entries)
+    # A later poll: only the orchard story is left with the guid; it is still the one stored.
+    start = body.index(b"<item>")
+    orchard = body.index(b"<item>", start + 1)
+    later = body[:start] + body[orchard : body.index(b"</item>", orchard) + 7] + b"</channel></rss>"
+    for fast in (True, False):
+        again = parse_feed(
+            later, RSS, "https://lakeside.example.org/", now=NOW, fast=fast, known=stored
+        )
+        assert (again.entries, again.known) == ((), 1)
+        fresh = parse_feed(later, RSS, "https://lakeside.example.org/", now=NOW, fast=fast)
+        assert [e.entry_id for e in fresh.entries] == ["lakeside-news"]  # a new feed: plain
+    assert "lakeside-news https://lakeside.example.org/story/orchard-workers" in stored
+
+
+def test_undeclared_western_charset_is_read_as_windows_1252() -> None:
+    # charset_normalizer guesses cp1250 for this short French feed ("élčves", "fenętre");
+    # feedparser's fallback, windows-1252, gives the accents a reader expects.
+    [entry] = both_paths("undeclared-cp1252.rss", "text/xml", "https://lac.example.org/rss")
+    assert entry[0] == "Les élèves sont très contents"
+    assert entry[4] == "Où est la fenêtre?"
+    feed = parse_feed(
+        (DATA / "undeclared-cp1252.rss").read_bytes(),
+        {"content-type": "text/xml"},
+        "https://lac.example.org/rss",
+        now=NOW,
+    )
+    assert feed.warning == (
+        "no charset declared but the body is windows-1252; read as windows-1252"
+    )
+
+
+def test_undeclared_cyrillic_charset_is_still_detected() -> None:
+    body = russian_feed("utf-8", "windows-1251").replace(b' encoding="utf-8"', b"")
+    feed = parse_feed(body, {"content-type": "text/xml"}, "https://ru.example.org/rss", now=NOW)
+    assert feed.entries[0].title == "Приговор наёмнику"
+
+
+def test_json_feed_with_the_http_version_url() -> None:
+    feed = parse_feed(
+        (DATA / "http-version.json").read_bytes(),
+        {"content-type": "application/json"},
+        "https://canal.example.org/feed.json",
+        now=NOW,
+    )
+    assert (feed.format, feed.title) == ("json1", "Canal Gazette")
+    [entry] = feed.entries
+    assert (entry.title, entry.url, entry.entry_id, entry.published_at, entry.text) == (
+        "Lock keepers asked about work in Russia",
+        "https://canal.example.org/posts/lock-keepers",
+        "cg-19",
+        datetime(2025, 7, 9, 13, 0, tzinfo=UTC),
+        "Two lock keepers said they were offered contracts by a man from the city.",
+    )

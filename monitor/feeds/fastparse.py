@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin
+from xml.sax.saxutils import escape
 
 import lxml.etree
 from feedparser.datetimes import _parse_date
@@ -22,6 +23,7 @@ from feedparser.datetimes import _parse_date
 ATOM = "{http://www.w3.org/2005/Atom}"
 CONTENT = "{http://purl.org/rss/1.0/modules/content/}encoded"
 DC = "{http://purl.org/dc/elements/1.1/}"
+DCTERMS = "{http://purl.org/dc/terms/}"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 
@@ -95,6 +97,78 @@ def _date(value: str | None) -> Any:
     return _parse_date(value) if value else None
 
 
+# Where feedparser reads an entry's title and dates: the first title element wins; among
+# the elements of one date (published, updated) the last wins; published before updated.
+TITLES = ("title", f"{DC}title")
+PUBLISHED = ("pubDate", f"{DCTERMS}issued")
+UPDATED = (f"{DC}date", f"{DCTERMS}modified")
+ATOM_TITLES = (f"{ATOM}title", f"{DC}title")
+ATOM_PUBLISHED = (f"{ATOM}published", f"{DCTERMS}issued")
+ATOM_UPDATED = (f"{ATOM}updated", f"{DC}date", f"{DCTERMS}modified")
+
+
+def _first_of(element: Any, tags: tuple[str, ...]) -> Any:
+    """The first child whose tag is one of ``tags``, in document order."""
+    for child in element:
+        if child.tag in tags:
+            return child
+    return None
+
+
+def _last_value(element: Any, tags: tuple[str, ...]) -> str | None:
+    """The text of the last child whose tag is one of ``tags`` (None: none or empty)."""
+    value = None
+    for child in element:
+        if child.tag in tags:
+            value = _value(child)
+    return value
+
+
+def _entry_date(element: Any, published: tuple[str, ...], updated: tuple[str, ...]) -> str | None:
+    """The raw date feedparser takes: the published date, else the updated one."""
+    return _last_value(element, published) or _last_value(element, updated)
+
+
+def is_web_url(value: str | None) -> bool:
+    """True for an absolute http(s) URL: what a reader can open."""
+    if not value:
+        return False
+    scheme, _, rest = value.strip().partition("://")
+    return scheme.lower() in ("http", "https") and bool(rest)
+
+
+def _rss_link(item: Any, url: str) -> str | None:
+    """The item's link as feedparser finds it: the last ``<link>`` or alternate HTML
+    ``atom:link``, else a permalink ``<guid>`` (``isPermaLink`` absent or "true")
+    that is an absolute http(s) URL."""
+    link = None
+    guid = None
+    for child in item:
+        if child.tag == "link":
+            link = _value(child) or link
+        elif child.tag == f"{ATOM}link":
+            href = _alternate_href(child)
+            link = href or link
+        elif child.tag == "guid" and guid is None:
+            permalink = (child.get("isPermaLink") or child.get("ispermalink") or "true") == "true"
+            value = _value(child)
+            if permalink and is_web_url(value):
+                guid = value
+    chosen = link or guid
+    return urljoin(url, chosen.strip()) if chosen else None
+
+
+def _alternate_href(link: Any) -> str | None:
+    """The href of an ``atom:link`` to the HTML page (rel alternate, HTML type)."""
+    href = link.get("href")
+    if not href or link.get("rel", "alternate") != "alternate":
+        return None
+    return str(href) if link.get("type", "text/html") in HTML_TYPES else None
+
+
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
 def _rss(channel: Any, url: str) -> RawFeed:
     language = _text(channel, "language")
     entries = []
@@ -102,13 +176,12 @@ def _rss(channel: Any, url: str) -> RawFeed:
         fields = _first_children(item)
         description = _value(fields.get("description")) or ""
         content = _value(fields.get(CONTENT)) or ""
-        raw_date = _value(fields.get("pubDate")) or _value(fields.get(f"{DC}date"))
-        link = _value(fields.get("link"))
+        raw_date = _entry_date(item, PUBLISHED, UPDATED)
         entries.append(
             RawEntry(
                 guid=_value(fields.get("guid")),
-                link=urljoin(url, link) if link else None,
-                title=_value(fields.get("title")) or "",
+                link=_rss_link(item, url),
+                title=_value(_first_of(item, TITLES)) or "",
                 body=max(content, description, key=len),
                 author=_value(fields.get("author")) or _value(fields.get(f"{DC}creator")),
                 language=None,
@@ -127,26 +200,28 @@ def _rss(channel: Any, url: str) -> RawFeed:
 
 
 def _atom_text(element: Any) -> str:
-    """The text of an Atom text construct; xhtml content serialised as HTML."""
+    """The text of an Atom text construct; xhtml content serialised as HTML.
+
+    An xhtml construct is read whole: its own text and every child, so a title written
+    without the ``<div>`` wrapper the spec asks for keeps its words (feedparser's way).
+    """
     if element is None:
         return ""
     if element.get("type") == "xhtml":
-        return "".join(
-            lxml.etree.tostring(child, encoding="unicode", method="html") for child in element
+        return (
+            escape(element.text or "")
+            + "".join(
+                lxml.etree.tostring(child, encoding="unicode", method="html") for child in element
+            )
         ).strip()
     return "".join(element.itertext()).strip()
 
 
 def _atom_link(element: Any, url: str) -> str | None:
+    """The last alternate HTML link, as feedparser reads it (None: there is none)."""
     chosen = None
     for link in element.findall(f"{ATOM}link"):
-        if link.get("rel", "alternate") != "alternate" or not link.get("href"):
-            continue
-        html = link.get("type", "text/html") == "text/html"
-        if chosen is None or html:
-            chosen = link.get("href")
-        if html:
-            break
+        chosen = _alternate_href(link) or chosen
     return urljoin(url, chosen.strip()) if chosen else None
 
 
@@ -155,12 +230,16 @@ def _atom(root: Any, url: str) -> RawFeed:
     for entry in root.iter(f"{ATOM}entry"):
         content = _atom_text(entry.find(f"{ATOM}content"))
         summary = _atom_text(entry.find(f"{ATOM}summary"))
-        raw_date = _text(entry, f"{ATOM}published") or _text(entry, f"{ATOM}updated")
-        title = entry.find(f"{ATOM}title")
+        raw_date = _entry_date(entry, ATOM_PUBLISHED, ATOM_UPDATED)
+        title = _first_of(entry, ATOM_TITLES)
+        guid = _text(entry, f"{ATOM}id")
+        link = _atom_link(entry, url)
+        if link is None and is_web_url(guid):  # an entry without a link: its id, if a URL
+            link = urljoin(url, (guid or "").strip())
         entries.append(
             RawEntry(
-                guid=_text(entry, f"{ATOM}id"),
-                link=_atom_link(entry, url),
+                guid=guid,
+                link=link,
                 title=_atom_text(title),
                 body=max(content, summary, key=len),
                 author=_text(entry, f"{ATOM}author/{ATOM}name"),

@@ -33,14 +33,17 @@ from monitor.articles import (
     guid_or_link_identity,
     html_to_text,
     normalised_words,
+    shared_guids,
     words_hash,
     words_signature,
 )
 from monitor.feeds.discovery import find_feed_links, looks_like_html
 from monitor.feeds.exceptions import ParseError
-from monitor.feeds.fastparse import RawEntry, parse_simple
+from monitor.feeds.fastparse import RawEntry, is_web_url, parse_simple
 
 MAX_FUTURE = timedelta(days=1)
+# JSON Feed's version URL; feeds in the wild still declare the http one of version 1.
+JSON_FEED_VERSIONS = ("https://jsonfeed.org/version/", "http://jsonfeed.org/version/")
 _ENTITY_DECL = re.compile(rb"<!DOCTYPE[^>\[]*\[[^\]]*<!ENTITY", re.IGNORECASE | re.DOTALL)
 _XML_DECL_ENCODING = re.compile(rb"^(\s*<\?xml[^>]*?encoding\s*=\s*)([\"'])[^\"']*\2")
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
@@ -170,11 +173,12 @@ def _as_utf8(body: bytes, content_type: str, url: str) -> tuple[bytes, str | Non
     """The body re-encoded as UTF-8 (declaration rewritten) and a warning if the charset lied."""
     declared_match = _CHARSET.search(content_type)
     xml_match = _XML_CHARSET.match(body[:200])
-    declared = (
+    named = (
         declared_match.group(1)
         if declared_match
-        else (xml_match.group(1).decode("ascii") if xml_match else "utf-8")
-    ).lower()
+        else (xml_match.group(1).decode("ascii") if xml_match else None)
+    )
+    declared = (named or "utf-8").lower()
     is_utf8 = declared.replace("_", "-") in ("utf-8", "utf8")
     warning = None
     try:
@@ -185,20 +189,48 @@ def _as_utf8(body: bytes, content_type: str, url: str) -> tuple[bytes, str | Non
         if not is_utf8 and _decodes(body, declared):
             text = body.decode(declared)
         else:
-            import charset_normalizer
-
-            best = charset_normalizer.from_bytes(body).best()
-            if best is None:
+            guessed = _guess_charset(body)
+            if guessed is None:
                 return body, None  # feedparser will try its own fallbacks
-            text = str(best)
-            warning = (
-                f"declared charset {declared} but the body is {best.encoding}; "
-                f"read as {best.encoding}"
-            )
+            encoding, text = guessed
+            said = f"declared charset {declared}" if named else "no charset declared"
+            warning = f"{said} but the body is {encoding}; read as {encoding}"
     text = text.lstrip("\ufeff")
     data = text.encode("utf-8")
     data = _XML_DECL_ENCODING.sub(rb"\1\2utf-8\2", data, count=1)
     return data, warning
+
+
+FALLBACK_CHARSET = "windows-1252"  # feedparser's fallback after UTF-8
+_NON_LATIN_LETTER = re.compile(r"[^\W\d_\x00-\u024f]")  # a letter past the Latin blocks
+
+
+def _guess_charset(body: bytes) -> tuple[str, str] | None:
+    """The charset of a body that is not what it says (or says nothing): name and text.
+
+    ``charset_normalizer`` tells the script apart (Cyrillic in windows-1251, Greek, …), but
+    between the Latin single-byte charsets its guess is no better than chance on a short
+    feed: French read as cp1250 or cp1257 turns "à" into "ŕ" and "è" into "č". A Latin
+    guess is therefore read as windows-1252, feedparser's fallback, when that decodes.
+    """
+    import charset_normalizer
+
+    best = charset_normalizer.from_bytes(body).best()
+    if best is None:
+        return (
+            (FALLBACK_CHARSET, body.decode(FALLBACK_CHARSET))
+            if _decodes(body, FALLBACK_CHARSET)
+            else None
+        )
+    text = str(best)
+    if _latin_only(text) and _decodes(body, FALLBACK_CHARSET):
+        return FALLBACK_CHARSET, body.decode(FALLBACK_CHARSET)
+    return best.encoding, text
+
+
+def _latin_only(text: str) -> bool:
+    """True when every letter of ``text`` is a Latin one (ASCII, Latin-1, Latin Extended)."""
+    return _NON_LATIN_LETTER.search(text) is None
 
 
 def _decodes(body: bytes, encoding: str) -> bool:
@@ -243,9 +275,12 @@ def _raw(item: Any, feed_url: str) -> RawEntry:
     contents = [c.get("value", "") for c in item.get("content", []) or []]
     summary = item.get("summary", "") or ""
     detail = item.get("title_detail") or {}
+    link = item.get("link") or None
+    if link is not None and link == item.get("id") and not is_web_url(link):
+        link = None  # feedparser's guid-as-link, but not a page a reader can open
     return RawEntry(
         guid=item.get("id") or None,
-        link=urljoin(feed_url, item["link"]) if item.get("link") else None,
+        link=urljoin(feed_url, link) if link else None,
         title=item.get("title", ""),
         body=max([*contents, summary], key=len),
         author=item.get("author") or None,
@@ -262,19 +297,26 @@ def _entries(
     entries: list[Entry] = []
     dates: list[datetime] = []
     skipped = 0
+    shared = shared_guids((raw.guid, raw.link) for raw in raws)
     for raw in raws:
         when = _date(raw.date, now)
         if when is not None:
             dates.append(when)
-        identity = guid_or_link_identity(raw.guid, raw.link)
+        identity = guid_or_link_identity(raw.guid, raw.link, shared=shared, known=known)
         if identity is not None and identity in known:
             skipped += 1
             continue
-        entries.append(_entry(raw, feed_language, when))
+        entries.append(_entry(raw, feed_language, when, shared, known))
     return {"entries": tuple(_unique(tuple(entries))), "known": skipped, "dates": tuple(dates)}
 
 
-def _entry(raw: RawEntry, feed_language: str | None, published_at: datetime | None) -> Entry:
+def _entry(
+    raw: RawEntry,
+    feed_language: str | None,
+    published_at: datetime | None,
+    shared: frozenset[str],
+    known: frozenset[str],
+) -> Entry:
     title = html_to_text(raw.title)
     text = html_to_text(raw.body) if raw.body else ""
     return build_entry(
@@ -286,6 +328,8 @@ def _entry(raw: RawEntry, feed_language: str | None, published_at: datetime | No
         language=detect_language(f"{title}. {text}", raw.language or feed_language),
         published_at=published_at,
         raw_date=raw.raw_date,
+        shared=shared,
+        known=known,
     )
 
 
@@ -299,13 +343,18 @@ def build_entry(
     language: str | None,
     published_at: datetime | None,
     raw_date: str | None = None,
+    shared: frozenset[str] = frozenset(),
+    known: frozenset[str] = frozenset(),
 ) -> Entry:
-    """An ``Entry`` with its identity, canonical URL, hash and signature computed."""
+    """An ``Entry`` with its identity, canonical URL, hash and signature computed.
+
+    ``shared`` and ``known`` as in ``monitor.articles.guid_or_link_identity``.
+    """
     url = link.strip() if link else None
     title_words = normalised_words(title)
     text_words = normalised_words(text)
     return Entry(
-        entry_id=entry_identity(guid, url, title, raw_date),
+        entry_id=entry_identity(guid, url, title, raw_date, shared=shared, known=known),
         url=url,
         canonical_url=canonical_url(url) if url else None,
         title=title,
@@ -328,7 +377,7 @@ def parse_json_feed(
     except (ValueError, RecursionError) as exc:
         raise ParseError("parse_error", f"{url}: broken JSON ({exc})") from exc
     version = data.get("version", "") if isinstance(data, dict) else ""
-    if not isinstance(version, str) or not version.startswith("https://jsonfeed.org/version/"):
+    if not isinstance(version, str) or not version.startswith(JSON_FEED_VERSIONS):
         raise ParseError("not_a_feed", f"{url}: JSON, but not a JSON Feed (no jsonfeed version)")
     items = data.get("items")
     if not isinstance(items, list):
@@ -337,15 +386,15 @@ def parse_json_feed(
     entries = []
     dates: list[datetime] = []
     skipped = 0
+    items = [item for item in items if isinstance(item, dict)]
+    shared = shared_guids((_str(item.get("id")), _json_link(item)) for item in items)
     for item in items:
-        if not isinstance(item, dict):
-            continue
         raw_date = _str(item.get("date_published")) or _str(item.get("date_modified"))
         published_at = _iso_date(raw_date, now)
         if published_at is not None:
             dates.append(published_at)
-        link = _str(item.get("url")) or _str(item.get("external_url"))
-        identity = guid_or_link_identity(_str(item.get("id")), link)
+        link = _json_link(item)
+        identity = guid_or_link_identity(_str(item.get("id")), link, shared=shared, known=known)
         if identity is not None and identity in known:
             skipped += 1
             continue
@@ -370,6 +419,8 @@ def parse_json_feed(
                 ),
                 published_at=published_at,
                 raw_date=raw_date,
+                shared=shared,
+                known=known,
             )
         )
     return ParsedFeed(
@@ -382,6 +433,10 @@ def parse_json_feed(
         known=skipped,
         dates=tuple(dates),
     )
+
+
+def _json_link(item: dict[str, Any]) -> str | None:
+    return _str(item.get("url")) or _str(item.get("external_url"))
 
 
 def _str(value: Any) -> str | None:
