@@ -464,10 +464,11 @@ def main(argv: list[str] | None = None) -> None:
     print("-" * len(header))
     for size in (int(s) for s in args.sizes.split(",")):
         watchlists = make_watchlists(size, rng)
+        specs = [watchlist.to_spec() for watchlist in watchlists]
         tracemalloc.start()
         before = tracemalloc.get_traced_memory()[0]
         start = time.perf_counter()
-        matcher = Matcher.compile(watchlists)
+        matcher = Matcher.compile(specs)
         build = time.perf_counter() - start
         memory = (tracemalloc.get_traced_memory()[0] - before) / 1e6
         tracemalloc.stop()

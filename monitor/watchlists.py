@@ -38,7 +38,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -46,6 +46,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from monitor.exceptions import MonitorError
 from monitor.matching.gazetteer import UnknownCountry, load_gazetteer
+from monitor.matching.matcher import Matcher
 from monitor.matching.rules import (
     DEFAULT_NEAR_WITHIN,
     AllOf,
@@ -56,13 +57,10 @@ from monitor.matching.rules import (
     NoneOf,
     Rule,
     Term,
-    describe,
 )
+from monitor.matching.spec import MatchSpec
 from monitor.matching.terms import TermError, TermSpec, parse_term
 from monitor.schedules import Schedule, ScheduleError, parse_schedule, parse_timezone
-
-if TYPE_CHECKING:
-    from monitor.matching.matcher import Matcher
 
 __all__ = [
     "Watchlist",
@@ -133,11 +131,11 @@ class Watchlist:
     @property
     def rule_text(self) -> str:
         """The rule in words."""
-        if self.rule is not None:
-            return describe(self.rule)
-        if self.countries:
-            return "all of (any keyword, any listed country)"
-        return "any keyword"
+        return self.to_spec().rule_text
+
+    def to_spec(self) -> MatchSpec:
+        """What the matcher needs of this watchlist (``Matcher.compile`` takes these)."""
+        return MatchSpec(self.slug, self.keywords, self.countries, self.exclude, self.rule)
 
 
 # --- loading ------------------------------------------------------------------------------
@@ -476,10 +474,9 @@ class WatchlistRegistry:
                 changed = True
             errors += self._duplicate_names(files)
             if changed:
-                from monitor.matching.matcher import Matcher
-
                 watchlists = tuple(sorted((w for _, w in files.values()), key=lambda w: w.slug))
-                self._snapshot = _Snapshot(watchlists, Matcher.compile(watchlists))
+                matcher = Matcher.compile([w.to_spec() for w in watchlists])
+                self._snapshot = _Snapshot(watchlists, matcher)
             self._files = files
             self.errors = errors
             return errors

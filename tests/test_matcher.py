@@ -10,11 +10,13 @@ from hypothesis import strategies as st
 
 from monitor.matching.matcher import Matcher
 from monitor.matching.results import MatchResult
-from monitor.watchlists import Watchlist, parse_watchlist
+from monitor.matching.spec import MatchSpec
+from monitor.watchlists import parse_watchlist
 
 
-def watchlist(body: str, slug: str = "w") -> Watchlist:
-    return parse_watchlist("name: Test\n" + body, Path(f"{slug}.yaml"))
+def watchlist(body: str, slug: str = "w") -> MatchSpec:
+    """What the matcher compiles of a watchlist file with this body."""
+    return parse_watchlist("name: Test\n" + body, Path(f"{slug}.yaml")).to_spec()
 
 
 def one(matcher: Matcher, title: str, body: str) -> MatchResult:
@@ -221,7 +223,7 @@ _ANY = Matcher.compile(
         parse_watchlist(
             "name: Any\nkeywords: [abc*, recruit*, наемник, 'x y', в]\ncountries: [NP]\n",
             Path("any.yaml"),
-        )
+        ).to_spec()
     ]
 )
 
@@ -234,7 +236,7 @@ def test_a_phrase_cut_off_by_the_end_of_the_text_does_not_crash(tmp_path: Path) 
         "keywords: ['подписал* контракт* с министерством']\ncountries: [KG]\n",
         encoding="utf-8",
     )
-    matcher = Matcher.compile([parse_watchlist(path.read_text(encoding="utf-8"), path)])
+    matcher = Matcher.compile([parse_watchlist(path.read_text(encoding="utf-8"), path).to_spec()])
     text = "В Кыргызстане он, по его словам, подписал контракт"
     assert matcher.match("Суд в Киргизии", text) == []
     assert matcher.match("Суд в Киргизии", text + " с министерством обороны")[0].countries == (

@@ -2,7 +2,7 @@
 
 CONTRACT (owned by the matching work)::
 
-    Matcher.compile(watchlists: Sequence[Watchlist]) -> Matcher
+    Matcher.compile(specs: Sequence[MatchSpec]) -> Matcher        one spec per watchlist
     Matcher.match(title: str, body: str) -> list[MatchResult]     only the matched ones
     Matcher.explain(title: str, body: str) -> list[MatchResult]   every watchlist, matched or not
 
@@ -44,8 +44,8 @@ from monitor.matching.rules import (
     describe,
     rule_terms,
 )
+from monitor.matching.spec import MatchSpec
 from monitor.matching.terms import TermSpec, WordSpec
-from monitor.watchlists import Watchlist
 
 __all__ = ["MAX_HITS_PER_TERM", "SNIPPET_LENGTH", "Matcher"]
 
@@ -176,7 +176,7 @@ class _Plan:
 
 @dataclass(frozen=True)
 class _Compiled:
-    watchlist: Watchlist
+    spec: MatchSpec
     keywords: frozenset[int]  # term ids
     exclude: frozenset[int]
     terms: frozenset[int]  # every term id this watchlist uses
@@ -281,17 +281,12 @@ class Matcher:
         self._wanted = wanted
 
     @property
-    def watchlists(self) -> tuple[Watchlist, ...]:
-        return tuple(c.watchlist for c in self._compiled)
-
-    @property
     def term_count(self) -> int:
         return len(self._terms)
 
     @classmethod
-    def compile(
-        cls, watchlists: Sequence[Watchlist], *, gazetteer: Gazetteer | None = None
-    ) -> Matcher:
+    def compile(cls, specs: Sequence[MatchSpec], *, gazetteer: Gazetteer | None = None) -> Matcher:
+        """One matcher for these watchlists (``Watchlist.to_spec()``), ordered by slug."""
         gazetteer = gazetteer or load_gazetteer()
         ids: dict[TermSpec, int] = {}
         terms: list[TermSpec] = []
@@ -303,24 +298,20 @@ class Matcher:
             return ids[term]
 
         compiled: list[_Compiled] = []
-        for watchlist in sorted(watchlists, key=lambda w: w.slug):
-            keywords = frozenset(term_id(t) for t in watchlist.keywords)
-            exclude = frozenset(term_id(t) for t in watchlist.exclude)
-            extra = [term_id(t) for t in rule_terms(watchlist.rule)] if watchlist.rule else []
-            plan = _Plan.of(watchlist.rule, term_id) if watchlist.rule else None
+        for spec in sorted(specs, key=lambda s: s.slug):
+            keywords = frozenset(term_id(t) for t in spec.keywords)
+            exclude = frozenset(term_id(t) for t in spec.exclude)
+            extra = [term_id(t) for t in rule_terms(spec.rule)] if spec.rule else []
+            plan = _Plan.of(spec.rule, term_id) if spec.rule else None
             compiled.append(
-                _Compiled(
-                    watchlist, keywords, exclude, frozenset((*keywords, *exclude, *extra)), plan
-                )
+                _Compiled(spec, keywords, exclude, frozenset((*keywords, *exclude, *extra)), plan)
             )
 
         # the countries any watchlist can report: the others need not be resolved at all
         wanted: frozenset[str] | None = None  # a watchlist without countries reports them all
-        if all(watchlist.countries for watchlist in watchlists):
+        if all(spec.countries for spec in specs):
             wanted = frozenset(
-                code
-                for watchlist in watchlists
-                for code in (*watchlist.countries, *_rule_codes(watchlist.rule))
+                code for spec in specs for code in (*spec.countries, *_rule_codes(spec.rule))
             )
 
         grouped: dict[str, list[tuple[int, int, int]]] = {}
@@ -430,8 +421,8 @@ class Matcher:
     def _judge(self, compiled: _Compiled, scan: _Scan, *, matched_only: bool) -> MatchResult | None:
         """The watchlist's verdict; with ``matched_only``, None as soon as it cannot match
         (no snippet, score or explanation is built for it)."""
-        watchlist = compiled.watchlist
-        listed = watchlist.countries
+        spec = compiled.spec
+        listed = spec.countries
         hits = scan.term_hits
         # iterate over the hits (few), not the watchlist's terms (maybe thousands)
         exclude = compiled.exclude
@@ -444,7 +435,7 @@ class Matcher:
             [c for c in scan.countries if c.code in listed] if listed else list(scan.countries)
         )
 
-        if watchlist.rule is None:
+        if spec.rule is None:
             ok = bool(keyword_ids) and (not listed or bool(country_hits))
             if matched_only and not ok:
                 return None
@@ -462,10 +453,8 @@ class Matcher:
                 key=lambda h: (h.where != "title", h.start),
             )
         matched = ok and not excluded
-        missing = "" if ok else self._missing(watchlist, compiled, scan)
-        rule = self._verdict_text(
-            watchlist, matched, ok, keyword_ids, country_hits, excluded, missing
-        )
+        missing = "" if ok else self._missing(spec, compiled, scan)
+        rule = self._verdict_text(spec, matched, ok, keyword_ids, country_hits, excluded, missing)
 
         terms = tuple(dict.fromkeys([h.term for h in term_hits]))
         codes = tuple(dict.fromkeys([c.code for c in country_hits]))
@@ -473,7 +462,7 @@ class Matcher:
         score = _score(term_hits, country_hits, counts) if matched else 0.0
         snippet, highlights = _snippet(term_hits, country_hits, counts, scan)
         return MatchResult(
-            watchlist=watchlist.slug,
+            watchlist=spec.slug,
             matched=matched,
             rule=rule,
             terms=terms,
@@ -506,14 +495,14 @@ class Matcher:
             used.update(keywords)
             return bool(keywords)
         if kind == "countries":
-            codes = plan.codes if plan.codes is not None else compiled.watchlist.countries
+            codes = plan.codes if plan.codes is not None else compiled.spec.countries
             return any(c.code in codes for c in scan.countries)
         assert kind == "near"
         return self._near(plan, scan, used)
 
-    def _missing(self, watchlist: Watchlist, compiled: _Compiled, scan: _Scan) -> str:
+    def _missing(self, spec: MatchSpec, compiled: _Compiled, scan: _Scan) -> str:
         """Which part of a rule failed, in words: "no hit for any listed country"."""
-        rule, plan = watchlist.rule, compiled.plan
+        rule, plan = spec.rule, compiled.plan
         if rule is None or plan is None:
             return ""
         # an AllOf's plan has a child per child of the rule, in the same order
@@ -547,7 +536,7 @@ class Matcher:
 
     def _verdict_text(
         self,
-        watchlist: Watchlist,
+        spec: MatchSpec,
         matched: bool,
         ok: bool,
         keyword_ids: list[int],
@@ -559,16 +548,14 @@ class Matcher:
         found_terms = ", ".join([repr(data[i].text) for i in keyword_ids])
         found_countries = ", ".join(dict.fromkeys([f"{c.name} ({c.code})" for c in countries]))
         if ok and excluded:
-            return (
-                f"rule {watchlist.rule_text} held, but excluded by {', '.join(map(repr, excluded))}"
-            )
-        if watchlist.rule is not None:
+            return f"rule {spec.rule_text} held, but excluded by {', '.join(map(repr, excluded))}"
+        if spec.rule is not None:
             found = f"keywords: {found_terms or 'none'}; countries: {found_countries or 'none'}"
             if matched:
-                return f"matched: rule {watchlist.rule_text} held; {found}"
+                return f"matched: rule {spec.rule_text} held; {found}"
             return f"not matched: {missing}; {found}"
         if matched:
-            if watchlist.countries:
+            if spec.countries:
                 return f"matched: keyword {found_terms} and listed country {found_countries}"
             return f"matched: keyword {found_terms}"
         if not keyword_ids:
