@@ -325,16 +325,6 @@ def finish_digest(
     return _rowcount(result) == 1
 
 
-def release_digest(session: Session, digest_id: int, owner: str) -> None:
-    """Free a lease without recording an attempt."""
-    session.execute(
-        update(Digest)
-        .where(Digest.id == digest_id, Digest.lease_owner == owner)
-        .values(lease_owner=None, lease_until=None)
-        .execution_options(synchronize_session=False)
-    )
-
-
 def requeue_digests(session: Session, now: datetime, digest_id: int | None = None) -> list[int]:
     """Make failed digests (and waiting pending ones) due now; returns the ids touched."""
     query = select(Digest.id).where(Digest.status.in_(["pending", "failed"]))

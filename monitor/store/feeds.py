@@ -284,13 +284,9 @@ def claim_due_feeds(
     return [FeedForUpdate.from_row(row) for row in rows]
 
 
-def update_feed(session: Session, feed_id: int, values: Mapping[str, Any]) -> None:
-    """Write the poll's outcome on the feed and release its lease."""
-    update_feeds(session, [(feed_id, values)])
-
-
 def update_feeds(session: Session, rows: Sequence[tuple[int, Mapping[str, Any]]]) -> None:
-    """``update_feed`` for many feeds: one ``executemany`` per set of columns written.
+    """Write each poll's outcome on its feed and release its lease: one ``executemany`` per
+    set of columns written.
 
     A batch of polls writes few distinct column sets (ok, not modified, failing), so a
     batch of 64 feeds costs two or three statements instead of 64.
@@ -509,10 +505,6 @@ def insert_matches(session: Session, rows: Sequence[dict[str, Any]]) -> None:
         session.connection().execute(insert(_MATCHES), list(rows))
 
 
-def article_stats(session: Session, feed_id: int) -> int:
-    return int(session.scalar(select(func.count()).where(Article.feed_id == feed_id)) or 0)
-
-
 def recent_entry_ids(connection: Connection, feed_id: int, limit: int) -> frozenset[str]:
     """The ids of the feed's latest ``limit`` stored entries.
 
@@ -536,17 +528,6 @@ def recent_entry_ids(connection: Connection, feed_id: int, limit: int) -> frozen
     finally:
         cursor.close()
         driver.rollback()
-
-
-def recent_entry_dates(session: Session, feed_id: int, limit: int = 20) -> list[datetime]:
-    return list(
-        session.scalars(
-            select(Article.published_at)
-            .where(Article.feed_id == feed_id)
-            .order_by(Article.published_at.desc())
-            .limit(limit)
-        )
-    )
 
 
 def feeds_on_url(session: Session, url: str, exclude_id: int) -> bool:
