@@ -451,3 +451,24 @@ def test_json_feed_with_the_http_version_url() -> None:
         datetime(2025, 7, 9, 13, 0, tzinfo=UTC),
         "Two lock keepers said they were offered contracts by a man from the city.",
     )
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ("<description>don\u0092t</description>".encode(), "text/xml"),  # a C1 control
+        (b"<description>don\x92t</description>", "text/xml; charset=iso-8859-1"),
+    ],
+    ids=["c1-control", "latin-1-label"],
+)
+def test_windows_1252_quotes_read_as_quotes(body: bytes, content_type: str) -> None:
+    feed = b'<rss version="2.0"><channel><title>T</title><item><guid>q-1</guid>%s</item></channel></rss>'
+    for fast in (True, False):
+        parsed = parse_feed(
+            feed % body,
+            {"content-type": content_type},
+            "https://q.example.org/",
+            now=NOW,
+            fast=fast,
+        )
+        assert parsed.entries[0].text == "don\u2019t"

@@ -24,6 +24,7 @@ ATOM = "{http://www.w3.org/2005/Atom}"
 CONTENT = "{http://purl.org/rss/1.0/modules/content/}encoded"
 DC = "{http://purl.org/dc/elements/1.1/}"
 DCTERMS = "{http://purl.org/dc/terms/}"
+XHTML_BODY = "{http://www.w3.org/1999/xhtml}body"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 
@@ -174,8 +175,15 @@ def _rss(channel: Any, url: str) -> RawFeed:
     entries = []
     for item in channel.iter("item"):
         fields = _first_children(item)
-        description = _value(fields.get("description")) or ""
-        content = _value(fields.get(CONTENT)) or ""
+        description = (
+            _value(fields.get("description")) or _value(fields.get(f"{DC}description")) or ""
+        )
+        content = (
+            _value(fields.get(CONTENT))
+            or _xhtml(fields.get(XHTML_BODY))
+            or _value(fields.get("fullitem"))
+            or ""
+        )
         raw_date = _entry_date(item, PUBLISHED, UPDATED)
         entries.append(
             RawEntry(
@@ -199,6 +207,16 @@ def _rss(channel: Any, url: str) -> RawFeed:
     )
 
 
+def _xhtml(element: Any) -> str | None:
+    """The content of an inline XHTML element (``xhtml:body``) as HTML."""
+    if element is None:
+        return None
+    inner = escape(element.text or "") + "".join(
+        lxml.etree.tostring(child, encoding="unicode", method="html") for child in element
+    )
+    return inner.strip() or None
+
+
 def _atom_text(element: Any) -> str:
     """The text of an Atom text construct; xhtml content serialised as HTML.
 
@@ -208,12 +226,7 @@ def _atom_text(element: Any) -> str:
     if element is None:
         return ""
     if element.get("type") == "xhtml":
-        return (
-            escape(element.text or "")
-            + "".join(
-                lxml.etree.tostring(child, encoding="unicode", method="html") for child in element
-            )
-        ).strip()
+        return _xhtml(element) or ""
     return "".join(element.itertext()).strip()
 
 

@@ -179,6 +179,8 @@ def _as_utf8(body: bytes, content_type: str, url: str) -> tuple[bytes, str | Non
         else (xml_match.group(1).decode("ascii") if xml_match else None)
     )
     declared = (named or "utf-8").lower()
+    if declared.replace("_", "-") in _WINDOWS_1252_LABELS and _decodes(body, "windows-1252"):
+        declared = "windows-1252"  # what browsers and feedparser read (WHATWG's encoding table)
     is_utf8 = declared.replace("_", "-") in ("utf-8", "utf8")
     warning = None
     try:
@@ -196,11 +198,24 @@ def _as_utf8(body: bytes, content_type: str, url: str) -> tuple[bytes, str | Non
             said = f"declared charset {declared}" if named else "no charset declared"
             warning = f"{said} but the body is {encoding}; read as {encoding}"
     text = text.lstrip("\ufeff")
+    if _C1.search(text):  # windows-1252 quotes and dashes written as C1 controls
+        text = text.translate(_C1_AS_WINDOWS_1252)
     data = text.encode("utf-8")
     data = _XML_DECL_ENCODING.sub(rb"\1\2utf-8\2", data, count=1)
     return data, warning
 
 
+# Labels that mean windows-1252 in practice: its 0x80-0x9f are curly quotes and dashes,
+# which iso-8859-1 would read as control characters.
+_WINDOWS_1252_LABELS = frozenset(
+    {"iso-8859-1", "iso8859-1", "latin-1", "latin1", "us-ascii", "ascii"}
+)
+_C1 = re.compile("[\x80-\x9f]")
+_C1_AS_WINDOWS_1252 = {
+    code: bytes([code]).decode("windows-1252")
+    for code in range(0x80, 0xA0)
+    if code not in (0x81, 0x8D, 0x8F, 0x90, 0x9D)
+}
 FALLBACK_CHARSET = "windows-1252"  # feedparser's fallback after UTF-8
 _NON_LATIN_LETTER = re.compile(r"[^\W\d_\x00-\u024f]")  # a letter past the Latin blocks
 
