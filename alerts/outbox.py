@@ -32,6 +32,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -52,6 +53,7 @@ MAX_RETRY = timedelta(hours=6)
 MIN_LEASE = timedelta(minutes=5)
 CLAIM_CANDIDATES = 5  # read a few due ids per claim; another process may win the first
 UNSUBSCRIBED = "recipient unsubscribed before it was sent"
+DELIVERED = ("sent", "written")  # digest statuses of a digest handed over, to SMTP or a file
 
 
 @dataclass(frozen=True)
@@ -62,9 +64,15 @@ class Outcome:
     watchlist: str
     recipient: str
     subject: str
-    status: str  # "sent" | "pending" (will be retried) | "failed"
+    status: str  # "sent" (to SMTP) | "written" (an .eml file) | "pending" (retried) | "failed"
     error: str | None = None
     next_attempt_at: datetime | None = None
+    path: Path | None = None  # the file written, when ``written``
+
+    @property
+    def delivered(self) -> bool:
+        """Handed over: to the SMTP server (``sent``) or to a file (``written``)."""
+        return self.status in DELIVERED
 
 
 def new_owner() -> str:
@@ -155,14 +163,14 @@ def _deliver_one(
     if down is not None:
         return _finish(sessions, digest, owner, now, attempts + 1, str(down), False), None
     try:
-        transport.send(digest)
+        written = transport.send(digest)
     except TransportDownError as exc:
         return _finish(sessions, digest, owner, now, attempts + 1, str(exc), False), exc
     except PermanentDeliveryError as exc:
         return _finish(sessions, digest, owner, now, attempts + 1, str(exc), True), None
     except DeliveryError as exc:
         return _finish(sessions, digest, owner, now, attempts + 1, str(exc), False), None
-    return _finish(sessions, digest, owner, now, attempts + 1, None, False), None
+    return _finish(sessions, digest, owner, now, attempts + 1, None, False, written), None
 
 
 def _finish(
@@ -173,9 +181,10 @@ def _finish(
     attempts: int,
     error: str | None,
     permanent: bool,
+    written: Path | None = None,
 ) -> Outcome:
     if error is None:
-        status, next_at = "sent", now
+        status, next_at = ("written" if written is not None else "sent"), now
     elif permanent:
         status, next_at = "failed", now
     else:
@@ -189,7 +198,7 @@ def _finish(
             attempts=attempts,
             next_attempt_at=next_at,
             last_error=error,
-            sent_at=now if status == "sent" else None,
+            sent_at=now if status in DELIVERED else None,
         )
     if not kept:
         log_event(
@@ -202,14 +211,15 @@ def _finish(
         )
     log_event(
         log,
-        "digest_delivered" if status == "sent" else "digest_not_delivered",
-        logging.INFO if status == "sent" else logging.WARNING,
+        "digest_delivered" if status in DELIVERED else "digest_not_delivered",
+        logging.INFO if status in DELIVERED else logging.WARNING,
         digest_id=digest.id,
         watchlist=digest.watchlist,
         recipient=digest.recipient,
         status=status,
         attempts=attempts,
         error=error or "",
+        path=str(written) if written is not None else "",
     )
     return Outcome(
         digest_id=digest.id,
@@ -219,4 +229,5 @@ def _finish(
         status=status,
         error=error,
         next_attempt_at=next_at if status == "pending" else None,
+        path=written,
     )

@@ -66,7 +66,18 @@ class DigestReport:
 
     @property
     def sent(self) -> tuple[Outcome, ...]:
+        """Handed to the SMTP server."""
         return tuple(o for o in self.outcomes if o.status == "sent")
+
+    @property
+    def written(self) -> tuple[Outcome, ...]:
+        """Written as ``.eml`` files (no SMTP server is set): nothing was sent."""
+        return tuple(o for o in self.outcomes if o.status == "written")
+
+    @property
+    def delivered(self) -> tuple[Outcome, ...]:
+        """Sent or written."""
+        return tuple(o for o in self.outcomes if o.delivered)
 
     @property
     def failed(self) -> tuple[Outcome, ...]:
@@ -268,10 +279,10 @@ def retry(app: App, digest_id: int | None = None, now: datetime | None = None) -
                 raise DigestNotFound(
                     f"no digest #{digest_id} in the outbox; see news-monitor outbox list"
                 )
-            if row.status == "sent":
+            if row.status in outbox.DELIVERED:
                 sent_at = row.sent_at.isoformat(timespec="seconds") if row.sent_at else "?"
                 raise DigestNotFound(
-                    f"digest #{digest_id} was already sent at {sent_at}; nothing to retry"
+                    f"digest #{digest_id} was already {row.status} at {sent_at}; nothing to retry"
                 )
         store.requeue_digests(session, now, digest_id)
     return DigestReport((), tuple(deliver_pending(app, now=now)))

@@ -55,8 +55,11 @@ class Outgoing:
 
 
 class Transport(Protocol):
-    def send(self, digest: Outgoing) -> None:
-        """Hand one digest over; raises a ``DeliveryError`` subclass on failure."""
+    def send(self, digest: Outgoing) -> Path | None:
+        """Hand one digest over: the file written, or None when a server took it.
+
+        Raises a ``DeliveryError`` subclass on failure.
+        """
 
     def close(self) -> None:
         """Release connections."""
@@ -83,7 +86,7 @@ class FileTransport:
         stem = f"{digest.id:06d}-{digest.watchlist}-{digest.recipient}"
         return self.folder / (_UNSAFE_FILENAME.sub("_", stem)[:180] + ".eml")
 
-    def send(self, digest: Outgoing) -> None:
+    def send(self, digest: Outgoing) -> Path:
         target = self.path_for(digest)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
@@ -95,6 +98,7 @@ class FileTransport:
             raise TransportDownError(
                 f"cannot write {target}: {exc.strerror or exc}; check MONITOR_OUTBOX_DIR"
             ) from exc
+        return target
 
     def close(self) -> None:
         pass
@@ -173,6 +177,7 @@ class SMTPTransport:
         return smtp
 
     def send(self, digest: Outgoing) -> None:
+        """Hand one digest to the server (returns None: nothing was written here)."""
         if self._smtp is None:
             self._smtp = self._connect()
         smtp = self._smtp

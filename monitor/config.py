@@ -8,13 +8,20 @@ environment only: they are never written to the database or logged.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from monitor.exceptions import MonitorError
+
 DEFAULT_DATABASE_URL = "sqlite:///./data/monitor.db"
+
+
+class DataFolderError(MonitorError):
+    """A folder the monitor writes to (the SQLite file's, the outbox) cannot be created or written."""
 
 
 class Settings(BaseSettings):
@@ -119,12 +126,58 @@ class Settings(BaseSettings):
         description="https page that unsubscribes (one-click, RFC 8058); unset means mailto only.",
     )
 
+    admin_email: str | None = Field(
+        None,
+        pattern=r"^[^@\s]+@[^@\s]+$",
+        description="Address told when the monitor turns degraded or failing, and when it "
+        "recovers; unset: only the log, status and /healthz say so.",
+    )
+    admin_alert_minutes: int = Field(
+        60,
+        ge=0,
+        le=7 * 24 * 60,
+        description="Least time between two problem messages to MONITOR_ADMIN_EMAIL.",
+    )
+    health_start_ticks: int = Field(
+        3,
+        ge=1,
+        le=1000,
+        description="Failing when no poll has ever succeeded this many ticks after start.",
+    )
+    health_failing_feeds_percent: int = Field(
+        50,
+        ge=0,
+        le=100,
+        description="Degraded when more than this share of the polled feeds is failing.",
+    )
+    health_digest_failing_minutes: int = Field(
+        60,
+        ge=1,
+        description="Degraded when a digest has been failing to go out for longer than this.",
+    )
+
     def ensure_dirs(self) -> None:
-        """Create the folders a SQLite file and the outbox need."""
-        self.outbox_dir.mkdir(parents=True, exist_ok=True)
+        """Create the folders a SQLite file and the outbox need; ``DataFolderError`` if one cannot be."""
+        _writable_folder(self.outbox_dir, "MONITOR_OUTBOX_DIR")
         path = sqlite_path(self.database_url)
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            _writable_folder(path.parent, "MONITOR_DATABASE_URL")
+
+
+def _writable_folder(folder: Path, setting: str) -> None:
+    if folder.exists() and not folder.is_dir():
+        raise DataFolderError(f"{folder} is a file, not a folder; move it away or set {setting}")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataFolderError(
+            f"cannot create the folder {folder}: {exc.strerror or exc}; "
+            f"make it writable or set {setting}"
+        ) from exc
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise DataFolderError(
+            f"the folder {folder} is not writable; make it writable or set {setting}"
+        )
 
 
 def sqlite_path(database_url: str) -> Path | None:

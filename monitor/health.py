@@ -1,20 +1,29 @@
-"""``/healthz`` and ``/metrics`` on a small HTTP port while ``news-monitor run`` runs.
+"""Health: is the monitor seeing the news? ``ok``, ``degraded`` or ``failing``, with reasons.
 
-/healthz answers 200 with a JSON summary when the scheduler runs and the database
-answers, else 503. /metrics is the Prometheus text format: table counts are read
-at scrape time (so several processes agree), job counters and durations come from
-this process.
+The deciding part is pure: :func:`assess` takes :class:`HealthFacts` (read from the store
+by ``monitor.store.health`` and from the running process) and returns a frozen
+:class:`Health`; each :class:`Reason` says what is wrong and what to run to fix it.
+``news-monitor status``, ``/healthz`` (503 unless ``ok``), ``/metrics`` and the admin's
+message (``alerts.operator``) all show the same ``Health``.
+
+The rest of this module is the small HTTP server of ``news-monitor run``: ``/healthz``
+and ``/metrics`` (Prometheus text: table counts are read at scrape time, so several
+processes agree; job counters and durations come from this process).
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import sys
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -22,10 +31,315 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
 
+from monitor.config import Settings
+from monitor.exceptions import MonitorError
+from monitor.store.health import DigestFacts, FeedFacts, digest_facts, feed_facts
 from monitor.store.status import StoreSummary, summarize
 
 if TYPE_CHECKING:
+    from monitor.app import App
     from monitor.service import Service
+
+
+class HealthStatus(StrEnum):
+    """Worst first is last: ``ok`` < ``degraded`` < ``failing``."""
+
+    OK = "ok"
+    DEGRADED = "degraded"
+    FAILING = "failing"
+
+
+_RANK = {HealthStatus.OK: 0, HealthStatus.DEGRADED: 1, HealthStatus.FAILING: 2}
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One thing wrong: a stable ``code``, how bad, what is wrong, and what to run."""
+
+    code: str
+    status: HealthStatus
+    message: str
+    fix: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "code": self.code,
+            "status": self.status.value,
+            "message": self.message,
+            "fix": self.fix,
+        }
+
+
+@dataclass(frozen=True)
+class Health:
+    status: HealthStatus
+    reasons: tuple[Reason, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.status is HealthStatus.OK
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return tuple(r.code for r in self.reasons)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"status": self.status.value, "reasons": [r.as_dict() for r in self.reasons]}
+
+
+@dataclass(frozen=True)
+class HealthThresholds:
+    """The settings ``assess`` compares the facts with (``MONITOR_HEALTH_*``, the tick)."""
+
+    tick_seconds: float = 60.0
+    start_ticks: int = 3
+    default_interval_minutes: int = 15
+    failing_feeds_percent: int = 50
+    digest_failing_minutes: int = 60
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> HealthThresholds:
+        return cls(
+            tick_seconds=settings.tick_seconds,
+            start_ticks=settings.health_start_ticks,
+            default_interval_minutes=settings.poll_interval_minutes,
+            failing_feeds_percent=settings.health_failing_feeds_percent,
+            digest_failing_minutes=settings.health_digest_failing_minutes,
+        )
+
+
+@dataclass(frozen=True)
+class WatchlistFacts:
+    """The watchlists folder as the registry read it."""
+
+    directory: Path
+    exists: bool
+    loaded: int
+    errors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class HealthFacts:
+    """Everything ``assess`` looks at. ``started_at``/``scheduler_running`` are None outside ``run``."""
+
+    now: datetime
+    watchlists: WatchlistFacts
+    feeds: FeedFacts | None = None
+    digests: DigestFacts | None = None
+    database_error: str | None = None
+    started_at: datetime | None = None
+    scheduler_running: bool | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+FIX_FEEDS = "news-monitor feeds list (each feed's error), then news-monitor feeds check URL"
+
+
+def assess(facts: HealthFacts, limits: HealthThresholds) -> Health:
+    """The monitor's health from the facts: pure, no I/O."""
+    reasons: list[Reason] = []
+    if facts.scheduler_running is False:
+        reasons.append(
+            Reason(
+                "scheduler_stopped",
+                HealthStatus.FAILING,
+                "the scheduler is not running: nothing is polled or sent",
+                "restart news-monitor run and read its log",
+            )
+        )
+    reasons += _watchlist_reasons(facts.watchlists)
+    if facts.database_error is not None:
+        reasons.append(
+            Reason(
+                "database",
+                HealthStatus.FAILING,
+                f"the database does not answer: {facts.database_error}",
+                "check MONITOR_DATABASE_URL and that the database runs",
+            )
+        )
+    if facts.feeds is not None:
+        reasons += _feed_reasons(facts, facts.feeds, limits)
+    if facts.digests is not None:
+        reasons += _digest_reasons(facts.now, facts.digests, limits)
+    worst = max((r.status for r in reasons), key=_RANK.__getitem__, default=HealthStatus.OK)
+    return Health(worst, tuple(reasons))
+
+
+def _watchlist_reasons(w: WatchlistFacts) -> list[Reason]:
+    if not w.exists:
+        return [
+            Reason(
+                "watchlists_missing",
+                HealthStatus.FAILING,
+                f"the watchlists folder {w.directory} does not exist: nothing is matched",
+                "create it with a watchlist file, or set MONITOR_WATCHLISTS_DIR to yours",
+            )
+        ]
+    if w.loaded == 0 and not w.errors:
+        return [
+            Reason(
+                "watchlists_empty",
+                HealthStatus.FAILING,
+                f"no watchlist files (*.yaml) in {w.directory}: nothing is matched",
+                "add a watchlist file there (README: Watchlists), or set MONITOR_WATCHLISTS_DIR",
+            )
+        ]
+    if not w.errors:
+        return []
+    files = _plural(len(w.errors), "watchlist file does", "watchlist files do")
+    status = HealthStatus.FAILING if w.loaded == 0 else HealthStatus.DEGRADED
+    return [
+        Reason(
+            "watchlist_invalid",
+            status,
+            f"{files} not load (first: {w.errors[0]})",
+            "news-monitor watchlist check, fix the file; it is re-read within 30 s",
+        )
+    ]
+
+
+def _feed_reasons(facts: HealthFacts, feeds: FeedFacts, limits: HealthThresholds) -> list[Reason]:
+    now = facts.now
+    if feeds.polled == 0:
+        return [
+            Reason(
+                "no_feeds",
+                HealthStatus.FAILING,
+                "no feed is polled (none added, or every one gone or disabled)",
+                "news-monitor feeds add URL, or news-monitor feeds import FILE.opml",
+            )
+        ]
+    reasons: list[Reason] = []
+    grace = timedelta(seconds=limits.start_ticks * limits.tick_seconds)
+    starts = [t for t in (facts.started_at, feeds.first_added_at) if t is not None]
+    start = max(starts) if starts else None
+    settling = start is not None and now - start <= grace
+    longest = feeds.longest_interval_minutes or 0
+    if feeds.on_default_interval:
+        longest = max(longest, limits.default_interval_minutes)
+    window = timedelta(minutes=2 * longest)
+    last = feeds.last_success_at
+    if last is None:
+        if not settling:
+            since = f" since {_when(start)}" if start is not None else ""
+            reasons.append(
+                Reason(
+                    "never_polled",
+                    HealthStatus.FAILING,
+                    f"no poll has ever succeeded{since}: the monitor is blind",
+                    FIX_FEEDS,
+                )
+            )
+    elif now - last > window and not (facts.started_at is not None and settling):
+        reasons.append(
+            Reason(
+                "poll_stale",
+                HealthStatus.FAILING,
+                f"the last successful poll was {_age(now - last)} ago, more than twice the "
+                f"longest feed interval ({_age(window / 2)}): the monitor is blind",
+                FIX_FEEDS,
+            )
+        )
+    if feeds.failing:
+        kinds = ", ".join(f"{k} {n}" for k, n in sorted(feeds.failing_by_kind.items()))
+        kinds = f" ({kinds})" if kinds else ""
+        if feeds.failing >= feeds.polled:
+            every = "the only feed is" if feeds.polled == 1 else f"all {feeds.polled} feeds"
+            reasons.append(
+                Reason("feeds_failing", HealthStatus.FAILING, f"{every} failing{kinds}", FIX_FEEDS)
+            )
+        elif feeds.failing * 100 > limits.failing_feeds_percent * feeds.polled:
+            reasons.append(
+                Reason(
+                    "feeds_failing",
+                    HealthStatus.DEGRADED,
+                    f"{feeds.failing} of {_plural(feeds.polled, 'feed')} failing, more than "
+                    f"{limits.failing_feeds_percent} %{kinds}",
+                    FIX_FEEDS,
+                )
+            )
+    return reasons
+
+
+def _digest_reasons(now: datetime, digests: DigestFacts, limits: HealthThresholds) -> list[Reason]:
+    since = digests.failing_since
+    if not digests.failing or since is None:
+        return []
+    if now - since <= timedelta(minutes=limits.digest_failing_minutes):
+        return []
+    error = f": {digests.last_error}" if digests.last_error else ""
+    return [
+        Reason(
+            "digests_failing",
+            HealthStatus.DEGRADED,
+            f"{_plural(digests.failing, 'digest')} not delivered, failing since "
+            f"{_when(since)}{error}",
+            "news-monitor outbox list (the reason), fix it, then news-monitor outbox retry",
+        )
+    ]
+
+
+def _plural(count: int, one: str, many: str | None = None) -> str:
+    return f"{count} {one if count == 1 else (many or one + 's')}"
+
+
+def _when(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _age(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    if seconds < 3 * 86400:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86400} days"
+
+
+def watchlist_facts(app: App) -> WatchlistFacts:
+    registry = app.watchlists
+    return WatchlistFacts(
+        directory=registry.directory,
+        exists=registry.directory.is_dir(),
+        loaded=len(registry.watchlists),
+        errors=tuple(str(e) for e in registry.errors),
+    )
+
+
+def gather_facts(
+    app: App,
+    now: datetime,
+    *,
+    started_at: datetime | None = None,
+    scheduler_running: bool | None = None,
+) -> HealthFacts:
+    """Read the facts: the store's (feeds, digests) and the watchlist registry's."""
+    watchlists = watchlist_facts(app)
+    try:
+        with app.sessions() as session:
+            feeds, digests = feed_facts(session), digest_facts(session)
+    except SQLAlchemyError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        return HealthFacts(
+            now,
+            watchlists,
+            database_error=f"{type(exc).__name__}: {first}"[:300],
+            started_at=started_at,
+            scheduler_running=scheduler_running,
+        )
+    return HealthFacts(
+        now,
+        watchlists,
+        feeds=feeds,
+        digests=digests,
+        started_at=started_at,
+        scheduler_running=scheduler_running,
+    )
+
+
+# --- /healthz and /metrics -----------------------------------------------------------
 
 
 class Metrics:
@@ -70,9 +384,63 @@ class _StoreCollector(Collector):
         self.service = service
 
     def collect(self) -> Iterator[Metric]:
-        with self.service.app.sessions() as session:
-            summary = summarize(session)
-        yield from store_metrics(summary)
+        now = datetime.now(UTC)
+        facts = self.service.health_facts(now)
+        health = assess(facts, HealthThresholds.from_settings(self.service.app.settings))
+        yield from health_metrics(health, facts)
+        if facts.database_error is None:
+            with self.service.app.sessions() as session:
+                summary = summarize(session)
+            yield from store_metrics(summary)
+
+
+def health_metrics(health: Health, facts: HealthFacts) -> Iterator[Metric]:
+    """The facts ``assess`` decided on, as gauges (the same as /healthz says)."""
+    state = GaugeMetricFamily(
+        "news_monitor_health", "1 for the current health status", labels=["status"]
+    )
+    for status in HealthStatus:
+        state.add_metric([status.value], 1.0 if health.status is status else 0.0)
+    yield state
+    problems = GaugeMetricFamily(
+        "news_monitor_health_problem",
+        "1 for each reason the monitor is not ok, by its status",
+        labels=["reason", "status"],
+    )
+    for reason in health.reasons:
+        problems.add_metric([reason.code, reason.status.value], 1.0)
+    yield problems
+    w = facts.watchlists
+    yield GaugeMetricFamily("news_monitor_watchlists_loaded", "Watchlists loaded", value=w.loaded)
+    yield GaugeMetricFamily(
+        "news_monitor_watchlists_invalid", "Watchlist files that do not load", value=len(w.errors)
+    )
+    feeds = facts.feeds
+    if feeds is not None:
+        yield GaugeMetricFamily(
+            "news_monitor_feeds_polled", "Feeds polled (status ok or failing)", value=feeds.polled
+        )
+        age = GaugeMetricFamily(
+            "news_monitor_last_successful_poll_age_seconds",
+            "Seconds since the last successful poll of any feed (absent: never)",
+        )
+        if feeds.last_success_at is not None:
+            age.add_metric([], (facts.now - feeds.last_success_at).total_seconds())
+        yield age
+    digests = facts.digests
+    if digests is not None:
+        yield GaugeMetricFamily(
+            "news_monitor_digests_failing",
+            "Digests tried and not delivered yet",
+            value=digests.failing,
+        )
+        oldest = GaugeMetricFamily(
+            "news_monitor_digests_failing_age_seconds",
+            "Seconds since the oldest undelivered digest that failed was written",
+        )
+        if digests.failing_since is not None:
+            oldest.add_metric([], (facts.now - digests.failing_since).total_seconds())
+        yield oldest
 
 
 def store_metrics(summary: StoreSummary) -> Iterator[Metric]:
@@ -103,27 +471,39 @@ def store_metrics(summary: StoreSummary) -> Iterator[Metric]:
     yield digests
 
 
-def health(service: Service) -> tuple[int, dict[str, Any]]:
-    """(HTTP status, body) of /healthz."""
-    now = datetime.now(UTC)
-    body: dict[str, Any] = {"scheduler": "running" if service.scheduler.running else "stopped"}
-    try:
-        with service.app.sessions() as session:
-            summary = summarize(session)
-        body["database"] = "ok"
-        body["feeds"] = summary.feeds_by_status
-        last = summary.last_success_at
+def health_body(health: Health, facts: HealthFacts) -> dict[str, Any]:
+    """The JSON of /healthz: the status, its reasons and the facts they come from."""
+    body: dict[str, Any] = health.as_dict()
+    if facts.scheduler_running is not None:
+        body["scheduler"] = "running" if facts.scheduler_running else "stopped"
+    body["database"] = "ok" if facts.database_error is None else f"error: {facts.database_error}"
+    w = facts.watchlists
+    body["watchlists"] = {"loaded": w.loaded, "invalid": len(w.errors)}
+    if facts.feeds is not None:
+        last = facts.feeds.last_success_at
+        body["feeds"] = facts.feeds.by_status
+        body["feeds_polled"] = facts.feeds.polled
+        body["feeds_failing_by_kind"] = facts.feeds.failing_by_kind
         body["last_successful_poll_age_seconds"] = (
-            None if last is None else round((now - last).total_seconds(), 1)
+            None if last is None else round((facts.now - last).total_seconds(), 1)
         )
-    except SQLAlchemyError as exc:
-        body["database"] = f"error: {type(exc).__name__}"
-    healthy = service.scheduler.running and body["database"] == "ok"
-    body["status"] = "ok" if healthy else "unhealthy"
-    return (200 if healthy else 503), body
+    if facts.digests is not None:
+        body["digests_failing"] = facts.digests.failing
+    return body
+
+
+def health(service: Service) -> tuple[int, dict[str, Any]]:
+    """(HTTP status, body) of /healthz: 200 when ``ok``, else 503."""
+    facts = service.health_facts(datetime.now(UTC))
+    verdict = assess(facts, HealthThresholds.from_settings(service.app.settings))
+    return (200 if verdict.ok else 503), health_body(verdict, facts)
 
 
 log = logging.getLogger(__name__)
+
+
+class HTTPPortError(MonitorError):
+    """The HTTP port of /healthz and /metrics cannot be listened on."""
 
 
 class QuietHTTPServer(ThreadingHTTPServer):
@@ -138,8 +518,9 @@ class QuietHTTPServer(ThreadingHTTPServer):
 
 
 class HealthServer:
+    """``/healthz`` and ``/metrics``; ``HTTPPortError`` (one line) when it cannot listen."""
+
     def __init__(self, service: Service, host: str, port: int) -> None:
-        service.metrics.registry.register(_StoreCollector(service))
         outer = service
 
         class Handler(BaseHTTPRequestHandler):
@@ -165,7 +546,19 @@ class HealthServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.server = QuietHTTPServer((host, port), Handler)
+        try:
+            self.server = QuietHTTPServer((host, port), Handler)
+        except OSError as exc:
+            reason = {
+                errno.EADDRINUSE: "the port is in use by another program",
+                errno.EACCES: "permission denied (ports below 1024 need privileges)",
+                errno.EADDRNOTAVAIL: "no such address on this machine (MONITOR_HTTP_HOST)",
+            }.get(exc.errno or 0, exc.strerror or str(exc))
+            raise HTTPPortError(
+                f"cannot serve /healthz on {host}:{port}: {reason}; set MONITOR_HTTP_PORT "
+                "to a free port (0 turns the HTTP server off)"
+            ) from exc
+        service.metrics.registry.register(_StoreCollector(service))
         self.thread = threading.Thread(target=self.server.serve_forever, name="health", daemon=True)
 
     @property

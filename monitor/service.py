@@ -8,6 +8,9 @@ Jobs (rebuilt from configuration at every start, never persisted in the schedule
   watchlist's digest when its schedule says so and retries the outbox;
 - ``watchlists``: every 30 s, re-reads changed watchlist files (a bad edit is
   reported and the last good version keeps running);
+- ``health``: every tick, ``monitor.health.assess`` decides ok / degraded / failing;
+  a change is logged (``health_changed``) and told to ``MONITOR_ADMIN_EMAIL``
+  (``alerts.operator``, rate-limited, once more when it recovers);
 - ``maintenance``: every ``MONITOR_MAINTENANCE_HOURS`` (first an hour after start),
   prunes old unmatched articles and compacts SQLite (``monitor.retention``).
 
@@ -36,12 +39,22 @@ from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from alerts.operator import notify
 from alerts.service import run_due_digests
 from monitor.app import App
 from monitor.config import sqlite_path
 from monitor.exceptions import MonitorError
 from monitor.feedlist import ensure_default_feeds
-from monitor.health import HealthServer, Metrics
+from monitor.health import (
+    Health,
+    HealthFacts,
+    HealthServer,
+    HealthStatus,
+    HealthThresholds,
+    Metrics,
+    assess,
+    gather_facts,
+)
 from monitor.ingest import poll_due_feeds
 from monitor.leases import release_dead_leases
 from monitor.logs import log_event
@@ -141,6 +154,9 @@ class Service:
         self.health: HealthServer | None = None
         self.gate = JobGate()
         self._watchlist_errors = {str(error) for error in app.watchlists.errors}
+        self.started_at: datetime | None = None
+        self._health: HealthStatus | None = None
+        self.last_health: Health | None = None
 
     def _add(self, job_id: str, func: Callable[[], None], seconds: float, delay: float) -> None:
         self.scheduler.add_job(
@@ -190,6 +206,28 @@ class Service:
             log_event(logger, "watchlist_invalid", logging.ERROR, error=error)
         self._watchlist_errors = errors
 
+    def health_facts(self, now: datetime) -> HealthFacts:
+        """What ``assess`` decides on: the store's facts and this process's."""
+        return gather_facts(
+            self.app, now, started_at=self.started_at, scheduler_running=self.scheduler.running
+        )
+
+    def check_health(self) -> None:
+        """The ``health`` job: assess, log a change, tell the admin (``alerts.operator``)."""
+        now = datetime.now(UTC)
+        verdict = assess(self.health_facts(now), HealthThresholds.from_settings(self.app.settings))
+        if verdict.status != self._health:
+            log_event(
+                logger,
+                "health_changed",
+                logging.INFO if verdict.ok else logging.WARNING,
+                status=verdict.status.value,
+                reasons=",".join(verdict.codes),
+            )
+            self._health = verdict.status
+        self.last_health = verdict
+        notify(self.app.settings, self.app.sessions, verdict, now)
+
     def _job_failed(self, event: JobExecutionEvent) -> None:
         log_event(
             logger,
@@ -201,6 +239,7 @@ class Service:
 
     def start(self) -> None:
         settings = self.app.settings
+        self.started_at = datetime.now(UTC)
         if settings.http_port:
             self.health = HealthServer(self, settings.http_host, settings.http_port)
             self.health.start()
@@ -226,20 +265,32 @@ class Service:
         self._add(
             "watchlists", self.reload_watchlists, WATCHLIST_RELOAD_SECONDS, WATCHLIST_RELOAD_SECONDS
         )
+        self._add("health", self.check_health, tick, tick)
         self.scheduler.start()
         log_event(
             logger,
             "service_started",
             pid=os.getpid(),
             watchlists=len(self.app.watchlists.watchlists),
+            watchlists_invalid=len(self.app.watchlists.errors),
         )
+        if not settings.admin_email:
+            log_event(
+                logger,
+                "admin_email_unset",
+                logging.WARNING,
+                hint="set MONITOR_ADMIN_EMAIL to be told when the monitor is degraded or failing",
+            )
 
     def stop(self) -> None:
-        if self.scheduler.running:
+        started = self.scheduler.running
+        if started:
             self.scheduler.shutdown(wait=True)
         if self.health is not None:
             self.health.stop()
-        log_event(logger, "service_stopped")
+            self.health = None
+        if started:
+            log_event(logger, "service_stopped")
 
     def run_until_signal(self) -> None:
         """Start, then block until SIGINT or SIGTERM; stop cleanly."""

@@ -166,7 +166,7 @@ def test_daily_digest_across_dst_goes_out_once_a_day_at_0800_local(
         digests = session.scalars(select(Digest).order_by(Digest.id)).all()
     local = [(d.recipient, d.created_at.astimezone(BERLIN).strftime("%d %H:%M")) for d in digests]
     assert local == [(who, f"{day} 08:00") for day in (27, 28, 29, 30) for who in (ALICE, BOB)]
-    assert {d.status for d in digests} == {"sent"}
+    assert {d.status for d in digests} == {"written"}
     emails = _emails(app.settings.outbox_dir)
     assert len(emails) == 8
     assert len(list(app.settings.outbox_dir.glob("*.html"))) == 8
@@ -216,7 +216,7 @@ def test_nothing_new_sends_nothing_unless_send_empty(make_settings: Any, tmp_pat
     )
     report = run_due_digests(chatty, now=now)
     assert [c.subject for c in report.created] == ["[Foreign recruitment] no new matches"]
-    assert [o.status for o in report.outcomes] == ["sent"]
+    assert [o.status for o in report.outcomes] == ["written"]
     chatty.close()
 
 
@@ -233,7 +233,7 @@ def test_unsubscribed_recipients_get_nothing(make_settings: Any, database_url: s
     report = run_due_digests(app, now=now)
     outcomes = {o.recipient: (o.status, o.error) for o in report.outcomes}
     assert outcomes == {
-        ALICE: ("sent", None),
+        ALICE: ("written", None),
         BOB: ("failed", "recipient unsubscribed before it was sent"),
     }
     _match(app, "More recruits from Kyrgyzstan", now + timedelta(hours=1))
@@ -267,7 +267,7 @@ def test_two_schedulers_build_each_digest_once(make_settings: Any, database_url:
     with first.sessions() as session:
         rows = session.scalars(select(Digest)).all()
     assert sorted(d.recipient for d in rows) == sorted(recipients)
-    assert {d.status for d in rows} == {"sent"}
+    assert {d.status for d in rows} == {"written"}
     assert len(created) == len(recipients)
     assert len(_emails(first.settings.outbox_dir)) == len(recipients)
     first.close()

@@ -9,9 +9,9 @@ from pathlib import Path
 import click
 
 from alerts import service
-from alerts.outbox import Outcome
+from alerts.outbox import DELIVERED, Outcome
 from alerts.render import preview as render_preview
-from monitor.cli._common import Failure, echo_json, open_app
+from monitor.cli._common import Failure, echo_json, open_app, plural
 from monitor.schedules import parse_timezone
 from monitor.store import digests as store
 
@@ -40,7 +40,7 @@ def digest() -> None:
 )
 def preview(name: str, since: datetime | None, output: Path) -> None:
     """Write the HTML digest of watchlist NAME to a file (sends nothing, records nothing)."""
-    with open_app() as app:
+    with open_app(watchlists="folder") as app:
         watchlist = app.watchlists.get(name)
         start = None
         if since is not None:
@@ -55,8 +55,12 @@ def preview(name: str, since: datetime | None, output: Path) -> None:
 @click.option("--watchlist", "-w", "watchlist", help="Only this watchlist (name or slug).")
 @click.option("--to", "to", metavar="ADDRESS", help="Only this recipient of the watchlist(s).")
 def send(watchlist: str | None, to: str | None) -> None:
-    """Send now what each recipient has not yet received, whatever the schedule."""
-    with open_app() as app:
+    """Send now what each recipient has not yet received, whatever the schedule.
+
+    Without MONITOR_SMTP_HOST nothing is sent: each digest is written as an .eml file
+    (its path is printed) in MONITOR_OUTBOX_DIR.
+    """
+    with open_app(watchlists="files") as app:
         report = service.send_digests(app, watchlist=watchlist, to=to)
     if not report.created and not report.outcomes:
         click.echo("Nothing new to send.")
@@ -73,13 +77,17 @@ def outbox() -> None:
 @outbox.command("list")
 @click.option(
     "--status",
-    type=click.Choice(["pending", "sent", "failed"]),
+    type=click.Choice(["pending", "sent", "written", "failed"]),
     help="Only digests with this status.",
 )
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1), help="Rows.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of objects.")
 def list_(status: str | None, limit: int, as_json: bool) -> None:
-    """List digests in the outbox, newest first: pending, sent, failed (with the reason)."""
+    """List digests in the outbox, newest first: pending, sent, written, failed (with the reason).
+
+    A digest is ``sent`` when the SMTP server took it, ``written`` when it became an .eml
+    file because no SMTP server was set.
+    """
     with open_app() as app, app.sessions() as session:
         rows = store.list_digests(session, status=status, limit=limit)
     if as_json:
@@ -109,15 +117,16 @@ def list_(status: str | None, limit: int, as_json: bool) -> None:
     for r in rows:
         when = {
             "sent": f"sent {_short(r.sent_at)}",
+            "written": f"written {_short(r.sent_at)}",
             "pending": f"next try {_short(r.next_attempt_at)}",
             "failed": f"failed {_short(r.next_attempt_at)}",
         }.get(r.status, r.status)
         click.echo(
-            f"#{r.id} {r.status:<7} {r.watchlist} → {r.recipient}  {r.matches} matches, "
-            f"{r.attempts} attempts, {when}"
+            f"#{r.id} {r.status:<7} {r.watchlist} → {r.recipient}  "
+            f"{plural(r.matches, 'match')}, {plural(r.attempts, 'attempt')}, {when}"
         )
         click.echo(f"    {r.subject}")
-        if r.last_error and r.status != "sent":
+        if r.last_error and r.status not in DELIVERED:
             click.echo(f"    error: {r.last_error}")
 
 
@@ -157,6 +166,8 @@ def _print_outcomes(outcomes: Iterable[Outcome]) -> None:
     for o in outcomes:
         line = f"{o.status:<7} #{o.digest_id} {o.watchlist} → {o.recipient}: {o.subject}"
         click.echo(line)
+        if o.path is not None:
+            click.echo(f"    file: {o.path}")
         if o.status == "pending":
             click.echo(f"    will retry at {_short(o.next_attempt_at)}: {o.error}")
         elif o.status == "failed":
@@ -165,11 +176,17 @@ def _print_outcomes(outcomes: Iterable[Outcome]) -> None:
 
 def _summary(outcomes: tuple[Outcome, ...]) -> None:
     sent = sum(o.status == "sent" for o in outcomes)
+    written = sum(o.status == "written" for o in outcomes)
     failed = sum(o.status == "failed" for o in outcomes)
     waiting = sum(o.status == "pending" for o in outcomes)
-    click.echo(f"{sent} sent, {failed} failed, {waiting} waiting to retry.")
+    done = [f"{sent} sent"] if sent or not written else []
+    if written:
+        done.append(f"{written} written as files (no MONITOR_SMTP_HOST: nothing was sent)")
+    click.echo(f"{', '.join(done)}, {failed} failed, {waiting} waiting to retry.")
     if failed or waiting:
-        raise Failure(f"{failed + waiting} digest(s) not delivered; see news-monitor outbox list")
+        raise Failure(
+            f"{plural(failed + waiting, 'digest')} not delivered; see news-monitor outbox list"
+        )
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -197,7 +197,7 @@ def set_(url: str, full_text: bool | None, interval: int | None, enable: bool | 
 @click.option("--all", "all_feeds", is_flag=True, help="Poll every feed, not only the due ones.")
 def poll(all_feeds: bool) -> None:
     """Poll the due feeds once (or --all), store new articles and print what matched."""
-    with open_app() as app:
+    with open_app(watchlists="folder") as app:
         imported = feedlist.ensure_default_feeds(app)
         if imported:
             click.echo(f"Imported {imported} default feeds.")

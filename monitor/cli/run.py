@@ -6,7 +6,15 @@ from datetime import UTC, datetime
 
 import click
 
-from monitor.cli._common import echo_json, load_settings, open_app, user_errors
+from monitor.cli._common import (
+    echo_json,
+    load_settings,
+    open_app,
+    plural,
+    require_watchlists,
+    user_errors,
+)
+from monitor.health import HealthThresholds, assess, gather_facts
 from monitor.logs import configure_logging
 from monitor.service import Service, single_instance
 from monitor.store.status import summarize
@@ -21,8 +29,16 @@ def run() -> None:
     """
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
-    with user_errors(), single_instance(settings.database_url), open_app() as app:
+    with user_errors():
+        require_watchlists(settings.watchlists_dir, "files")
+        settings.ensure_dirs()
+    with (
+        user_errors(),
+        single_instance(settings.database_url),
+        open_app(watchlists="files") as app,
+    ):
         for error in app.watchlists.errors:
+            # not matched until fixed: status, /healthz and the admin's message say so too
             click.echo(f"warning: {error}", err=True)
         Service(app).run_until_signal()
 
@@ -30,21 +46,32 @@ def run() -> None:
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 def status(as_json: bool) -> None:
-    """Print a summary: feeds by status and error, articles, matches, outbox."""
-    with open_app() as app, app.sessions() as session:
-        summary = summarize(session)
+    """Print the health (ok, degraded or failing, and why) and a summary of the store.
+
+    Health: ok, degraded or failing, each reason with what to run to fix it (the same as
+    /healthz says). Then feeds by status and error, articles, matches, outbox, watchlists.
+    Reads an existing database only: in a folder without one it says so.
+    """
+    with open_app(create=False) as app:
+        now = datetime.now(UTC)
+        facts = gather_facts(app, now)
+        verdict = assess(facts, HealthThresholds.from_settings(app.settings))
+        with app.sessions() as session:
+            summary = summarize(session)
         watchlists = [w.slug for w in app.watchlists.watchlists]
-    now = datetime.now(UTC)
+        invalid = [str(e) for e in app.watchlists.errors]
     age = None if summary.last_success_at is None else (now - summary.last_success_at)
     if as_json:
         echo_json(
             {
+                "health": verdict.as_dict(),
                 "feeds": summary.feeds_by_status,
                 "feed_errors": summary.feed_errors_by_kind,
                 "articles": summary.articles,
                 "matches": summary.matches_by_watchlist,
                 "digests": summary.digests_by_status,
                 "watchlists": watchlists,
+                "watchlists_invalid": invalid,
                 "last_successful_poll": summary.last_success_at,
                 "last_successful_poll_age_seconds": None
                 if age is None
@@ -53,6 +80,10 @@ def status(as_json: bool) -> None:
             }
         )
         return
+    click.echo(f"health:     {verdict.status.value}")
+    for reason in verdict.reasons:
+        click.echo(f"  {reason.status.value}: {reason.message}")
+        click.echo(f"    run: {reason.fix}")
     click.echo(f"feeds:      {_counts(summary.feeds_by_status) or 'none'}")
     if summary.feed_errors_by_kind:
         click.echo(f"  errors:   {_counts(summary.feed_errors_by_kind)}")
@@ -62,6 +93,8 @@ def status(as_json: bool) -> None:
     click.echo(f"matches:    {_counts(summary.matches_by_watchlist) or 'none'}")
     click.echo(f"outbox:     {_counts(summary.digests_by_status) or 'empty'}")
     click.echo(f"watchlists: {', '.join(watchlists) or 'none'}")
+    if invalid:
+        click.echo(f"  not loaded: {plural(len(invalid), 'file')} (news-monitor watchlist check)")
 
 
 def _counts(values: dict[str, int]) -> str:

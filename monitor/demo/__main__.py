@@ -76,11 +76,13 @@ def main(folder: Path, watchlists_dir: Path) -> None:
         )
 
         digests = send_digests(app)
-        click.echo(f"Digests written: {len(digests.sent)} (no SMTP server is set, so as files)")
+        click.echo(
+            f"Digests written: {len(digests.delivered)} (no SMTP server is set, so as files)"
+        )
         for eml in sorted(outbox.glob("*.eml")):
             click.echo(f"  {eml}")
             click.echo(f"  {eml.with_suffix('.html')}   <- open this in a browser")
-        if not digests.sent:
+        if not digests.delivered:
             click.echo(
                 "No digest was written: did the watchlists load? Try `news-monitor watchlist check`."
             )

@@ -279,3 +279,21 @@ class DigestSchedule(Base):
     last_run_at: Mapped[datetime | None]
     lease_owner: Mapped[str | None] = mapped_column(String(100))
     lease_until: Mapped[datetime | None]
+
+
+class OperatorNotice(Base):
+    """A health message sent to ``MONITOR_ADMIN_EMAIL``: the last one says what the admin knows.
+
+    ``status`` is the health status it reported (``ok`` for a recovery message);
+    ``reasons`` the codes of the reasons it gave, comma-separated (migration 0005).
+    """
+
+    __tablename__ = "operator_notices"
+    __table_args__ = (Index("ix_operator_notices_address_sent", "address", "sent_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    address: Mapped[str] = mapped_column(String(320))
+    status: Mapped[str] = mapped_column(String(20))
+    reasons: Mapped[str] = mapped_column(Text, default="")
+    subject: Mapped[str] = mapped_column(Text)
+    sent_at: Mapped[datetime]
