@@ -226,7 +226,12 @@ class Service:
             )
             self._health = verdict.status
         self.last_health = verdict
-        notify(self.app.settings, self.app.sessions, verdict, now)
+        settings = self.app.settings
+        grace = timedelta(seconds=settings.health_start_ticks * settings.tick_seconds)
+        if self.started_at is not None and now - self.started_at > grace:
+            # not before: the first message should say all that is wrong (the rate limit
+            # holds back an update), and "never polled" is only judged after the grace
+            notify(settings, self.app.sessions, verdict, now)
 
     def _job_failed(self, event: JobExecutionEvent) -> None:
         log_event(

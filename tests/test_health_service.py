@@ -88,6 +88,7 @@ def test_a_blind_monitor_answers_503_and_tells_the_admin_once_then_recovers(
         assert "- degraded: 1 watchlist file does not load (first: " in text
         assert "broken.yaml" in text
         assert "run: news-monitor watchlist check" in text
+        assert "- failing: no poll has ever succeeded since " in text
 
         time.sleep(1)  # two ticks: past MONITOR_HEALTH_START_TICKS, never polled is a reason too
         status, body = _healthz(port)
