@@ -52,6 +52,7 @@ from sqlalchemy import select
 
 from monitor.articles import canonical_url, html_to_text
 from monitor.cli import cli
+from monitor.feeds.fastparse import is_web_url
 from monitor.store.db import make_engine
 from monitor.store.models import Article, Feed
 from tests.servers import FeedServer, Resource
@@ -62,16 +63,16 @@ FIELDS = ("title", "url", "entry_id", "published_at", "text")
 _HEADER = re.compile(r"^Header:\s+([^:]+):(.*)$", re.MULTILINE)
 
 # Measured on feedparser's corpus at a22c5521 (see the report printed with -s).
-# 1,144 of 1,210 files agreed; 15 differences no class above explains yet.
-FLOOR_FILES = 0.945
+# 1,147 of 1,210 files agreed; every difference is in a named class below.
+FLOOR_FILES = 0.947
 FLOOR_FIELDS = {
     "title": 0.975,
     "url": 0.975,
     "entry_id": 0.98,
     "published_at": 0.985,
-    "text": 0.955,
+    "text": 0.957,
 }
-MOST_UNEXPLAINED = 15  # file-class pairs (6 text, 5 entry counts, 4 single fields): see the report
+MOST_UNEXPLAINED = 0  # file-class pairs no class in DELIBERATE explains
 
 pytestmark = pytest.mark.skipif(
     not CORPUS.is_dir(),
@@ -286,7 +287,63 @@ DELIBERATE: tuple[tuple[str, Any], ...] = (
             and ("link_no_href" in c.path or "enclosure_no_href" in c.path or g is None)
         ),
     ),
+    (
+        "entries with neither id nor link and the same title and date are one article "
+        "(their identity is a hash of the two)",
+        lambda c, f, w, g, e: f == "entries" and _same_hashed_entries(w, g),
+    ),
+    (
+        "a non-URL id is not a link, so one id on two entries is one article (feedparser "
+        "links each to the id resolved as a relative URL)",
+        lambda c, f, w, g, e: f in ("entries", "entry_id") and _non_url_id_as_link(w, g),
+    ),
+    (
+        "an <item> in an Atom feed is not an Atom entry (feedparser reads any item or entry)",
+        lambda c, f, w, g, e: (
+            f == "entries" and not g and b"/2005/Atom" in c.body and b"<entry" not in c.body
+        ),
+    ),
+    (
+        "broken HTML read as a browser reads it: an unclosed attribute quote or a bogus "
+        "'<!' swallows the rest (feedparser's sgmllib repairs it)",
+        lambda c, f, w, g, e: (
+            f == "text" and c.path.endswith(("/rss20dc.xml", "/item_description_not_a_doctype.xml"))
+        ),
+    ),
+    (
+        "in RSS 2.0, elements of other formats written without their namespace (Atom's "
+        "id, updated, summary; HTML's body) are not read",
+        lambda c, f, w, g, e: (
+            f in ("published_at", "text")
+            and c.path.endswith(("/rss2.0simplechapter.xml", "/http_item_body_base_docuri.xml"))
+        ),
+    ),
+    (
+        "a title nested in another element (an image inside a category) is not the entry's",
+        lambda c, f, w, g, e: f == "title" and c.path.endswith("/item_category_image.xml"),
+    ),
 )
+
+
+def _same_hashed_entries(want: Any, got: Any) -> bool:
+    """Entries with neither id nor link that repeat a title and date (stored once)."""
+    if not isinstance(want, list) or not isinstance(got, list) or len(got) >= len(want):
+        return False
+    keys = [(s.title, s.published_at) for s in want if s.entry_id is None]
+    return len(set(keys)) < len(keys) and all(s.entry_id is None for s in got)
+
+
+def _non_url_id_as_link(want: Any, got: Any) -> bool:
+    """feedparser's link is the entry's id (not a URL) resolved as a relative URL, so one
+    id on two entries gives two links, hence two articles; the project stores one."""
+    wanted = [s.entry_id for s in want] if isinstance(want, list) else [want]
+    stored = [s.entry_id for s in got] if isinstance(got, list) else [got]
+    ids = {i for i in stored if isinstance(i, str) and not is_web_url(i)}
+    return (
+        bool(ids)
+        and set(stored) <= ids
+        and all(isinstance(w, str) and any(w.startswith(f"{i} ") for i in ids) for w in wanted)
+    )
 
 
 def _classify(case: Case, field: str, want: Any, got: Any, error: str | None) -> str:
@@ -320,7 +377,7 @@ def test_the_product_reads_what_feedparser_reads(
         got = stored.get(case.path, [])
         problems = []
         if len(got) != len(want):
-            problems.append(_classify(case, "entries", len(want), len(got), errors.get(case.path)))
+            problems.append(_classify(case, "entries", want, got, errors.get(case.path)))
         for one, other in zip(want, got, strict=False):
             for field in FIELDS:
                 a, b = getattr(one, field), getattr(other, field)

@@ -472,3 +472,52 @@ def test_windows_1252_quotes_read_as_quotes(body: bytes, content_type: str) -> N
             fast=fast,
         )
         assert parsed.entries[0].text == "don\u2019t"
+
+
+@pytest.mark.parametrize(
+    ("name", "content_type", "url", "links"),
+    [
+        (
+            "xml-base.atom",
+            "application/atom+xml",
+            "https://steppe.example.net/feed.atom",
+            [
+                "https://steppe.example.net/bulletin/2025/07/bus-depot",
+                "https://steppe.example.net/archive/502.html",  # the entry's rooted base
+                "https://mirror.example.com/steppe/503",  # the base on the link itself
+                "https://steppe.example.net/bulletin/504",  # a javascript: base is ignored
+            ],
+        ),
+        (
+            "xml-base.rss",
+            "application/rss+xml",
+            "https://delta.example.org/rss",
+            [
+                "https://delta.example.org/stories/river-pilots",
+                "https://delta.example.org/longreads/harbour-nights",
+            ],
+        ),
+    ],
+)
+def test_links_are_resolved_against_xml_base(
+    name: str, content_type: str, url: str, links: list[str]
+) -> None:
+    entries = both_paths(name, content_type, url)
+    assert [entry[1] for entry in entries] == links
+
+
+def test_windows_1252_references_and_double_encoded_utf8_are_repaired() -> None:
+    entries = both_paths("mojibake.rss", "application/rss+xml", "https://foothill.example.org/")
+    assert [(title, text) for title, _, _, _, text in entries] == [
+        # &#146; is a C1 control in XML; feeds mean windows-1252's quote by it.
+        (
+            "Recruiters\u2019 leaflets at the station",
+            "The leaflets promised “good pay” and a quick start.",
+        ),
+        # UTF-8 read as Latin-1 and written out again: decoded once more.
+        ("Contracts signed \u2014 then regretted", "Several men said they had not read the terms…"),
+        (
+            "Café owners kept their word",
+            "Plain Latin text is left as it is: déjà vu, naïve, © 2025.",
+        ),
+    ]

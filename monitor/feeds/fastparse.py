@@ -26,6 +26,7 @@ DC = "{http://purl.org/dc/elements/1.1/}"
 DCTERMS = "{http://purl.org/dc/terms/}"
 XHTML_BODY = "{http://www.w3.org/1999/xhtml}body"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
 
 
 @dataclass(frozen=True)
@@ -138,25 +139,45 @@ def is_web_url(value: str | None) -> bool:
     return scheme.lower() in ("http", "https") and bool(rest)
 
 
+def _base(element: Any, url: str) -> str:
+    """The base URI of ``element``: the feed's URL, then each ``xml:base`` from the root
+    down to the element itself, joined in turn (feedparser's reading of XML Base). A base
+    that is not an http(s) URL once joined (``javascript:``, ``data:``) is ignored."""
+    bases = [element.get(XML_BASE)]
+    bases.extend(ancestor.get(XML_BASE) for ancestor in element.iterancestors())
+    base = url
+    for value in reversed(bases):
+        if value is not None:
+            joined = urljoin(base, value.strip())
+            base = joined if is_web_url(joined) else base
+    return base
+
+
+def _resolve(element: Any, url: str, href: str) -> str:
+    """``href``, read in ``element``, as an absolute URL."""
+    return urljoin(_base(element, url), href.strip())
+
+
 def _rss_link(item: Any, url: str) -> str | None:
     """The item's link as feedparser finds it: the last ``<link>`` or alternate HTML
     ``atom:link``, else a permalink ``<guid>`` (``isPermaLink`` absent or "true")
-    that is an absolute http(s) URL."""
-    link = None
-    guid = None
+    that is an absolute http(s) URL; resolved against its ``xml:base``."""
+    link: tuple[Any, str] | None = None  # (element, URL as written)
+    guid: tuple[Any, str] | None = None
     for child in item:
         if child.tag == "link":
-            link = _value(child) or link
+            value = _value(child)
+            link = (child, value) if value else link
         elif child.tag == f"{ATOM}link":
             href = _alternate_href(child)
-            link = href or link
+            link = (child, href) if href else link
         elif child.tag == "guid" and guid is None:
             permalink = (child.get("isPermaLink") or child.get("ispermalink") or "true") == "true"
             value = _value(child)
-            if permalink and is_web_url(value):
-                guid = value
+            if permalink and value and is_web_url(value):
+                guid = (child, value)
     chosen = link or guid
-    return urljoin(url, chosen.strip()) if chosen else None
+    return _resolve(chosen[0], url, chosen[1]) if chosen else None
 
 
 def _alternate_href(link: Any) -> str | None:
@@ -231,11 +252,13 @@ def _atom_text(element: Any) -> str:
 
 
 def _atom_link(element: Any, url: str) -> str | None:
-    """The last alternate HTML link, as feedparser reads it (None: there is none)."""
-    chosen = None
+    """The last alternate HTML link, as feedparser reads it (None: there is none),
+    resolved against its ``xml:base``."""
+    chosen: tuple[Any, str] | None = None  # (element, URL as written)
     for link in element.findall(f"{ATOM}link"):
-        chosen = _alternate_href(link) or chosen
-    return urljoin(url, chosen.strip()) if chosen else None
+        href = _alternate_href(link)
+        chosen = (link, href) if href else chosen
+    return _resolve(chosen[0], url, chosen[1]) if chosen else None
 
 
 def _atom(root: Any, url: str) -> RawFeed:

@@ -15,6 +15,7 @@ warning; an HTML page is ``not_a_feed`` and names the feeds it links to.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -216,6 +217,24 @@ _C1_AS_WINDOWS_1252 = {
     for code in range(0x80, 0xA0)
     if code not in (0x81, 0x8D, 0x8F, 0x90, 0x9D)
 }
+
+
+def repaired(text: str) -> str:
+    """Entry text with two common mistakes undone, as feedparser undoes them.
+
+    UTF-8 read as Latin-1 and encoded again ("â€¦" for "…", written as characters or as
+    ``&#226;&#128;&#166;``) is decoded once more, when every character is Latin-1 and
+    the bytes are valid UTF-8; then the C1 controls U+0080-U+009F, which no text
+    means and which ``&#146;`` and the like produce, are read as windows-1252 (a
+    curly quote).
+    """
+    if text.isascii():
+        return text
+    with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
+        text = text.encode("latin-1").decode("utf-8")
+    return text.translate(_C1_AS_WINDOWS_1252) if _C1.search(text) else text
+
+
 FALLBACK_CHARSET = "windows-1252"  # feedparser's fallback after UTF-8
 _NON_LATIN_LETTER = re.compile(r"[^\W\d_\x00-\u024f]")  # a letter past the Latin blocks
 
@@ -332,8 +351,8 @@ def _entry(
     shared: frozenset[str],
     known: frozenset[str],
 ) -> Entry:
-    title = html_to_text(raw.title)
-    text = html_to_text(raw.body) if raw.body else ""
+    title = html_to_text(repaired(raw.title))
+    text = html_to_text(repaired(raw.body)) if raw.body else ""
     return build_entry(
         guid=raw.guid,
         link=raw.link,
