@@ -3,7 +3,9 @@
 Jobs (rebuilt from configuration at every start, never persisted in the scheduler):
 
 - ``poll``: every minute, ``ingest.poll_due_feeds`` polls the feeds whose
-  ``next_poll_at`` has come (at once on start);
+  ``next_poll_at`` has come (at once on start). A poll goes on while feeds are in
+  flight, claiming each feed as it falls due (a few of one host at a time), so a tick
+  that finds a poll running has nothing to do and returns;
 - ``digests``: every minute, ``alerts.service.run_due_digests`` sends each
   watchlist's digest when its schedule says so and retries the outbox;
 - ``watchlists``: every 30 s, re-reads changed watchlist files (a bad edit is
@@ -18,7 +20,9 @@ Jobs (rebuilt from configuration at every start, never persisted in the schedule
 On SQLite a restarted ``run`` frees at once the leases left by processes that died
 (``monitor.leases``); on PostgreSQL they expire after ``MONITOR_LEASE_SECONDS``.
 
-SIGINT and SIGTERM stop the scheduler after the running jobs finish.
+SIGINT and SIGTERM stop the scheduler after the running jobs finish; the poll is told
+to stop (``Service.stopping``): it cancels its fetches in flight, writes what was
+fetched and hands back the leases of the rest, within a second or so.
 On SQLite a lock file held for the process's life keeps a second ``run`` away.
 """
 
@@ -29,7 +33,7 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from types import FrameType
@@ -55,7 +59,7 @@ from monitor.health import (
     assess,
     gather_facts,
 )
-from monitor.ingest import poll_due_feeds
+from monitor.ingest import FeedOutcome, poll_due_feeds
 from monitor.leases import release_dead_leases
 from monitor.logs import log_event
 from monitor.retention import run_maintenance
@@ -153,12 +157,20 @@ class Service:
         self.scheduler.add_listener(self._job_failed, EVENT_JOB_ERROR)
         self.health: HealthServer | None = None
         self.gate = JobGate()
+        self._polling = threading.Lock()  # one poll at a time in this process
         self._watchlist_errors = {str(error) for error in app.watchlists.errors}
         self.started_at: datetime | None = None
         self._health: HealthStatus | None = None
         self.last_health: Health | None = None
 
-    def _add(self, job_id: str, func: Callable[[], None], seconds: float, delay: float) -> None:
+    def _add(
+        self,
+        job_id: str,
+        func: Callable[[], None],
+        seconds: float,
+        delay: float,
+        max_instances: int = 1,
+    ) -> None:
         self.scheduler.add_job(
             func,
             IntervalTrigger(seconds=seconds, timezone=UTC),
@@ -166,16 +178,27 @@ class Service:
             name=job_id,
             next_run_time=datetime.now(UTC) + timedelta(seconds=delay),
             replace_existing=True,
+            max_instances=max_instances,
         )
 
     def poll(self) -> None:
-        with self.gate.shared(), self.metrics.durations.labels("poll").time():
-            report = poll_due_feeds(self.app)
-        for outcome in report.outcomes:
-            self.metrics.polls.labels(outcome.status, outcome.error_kind or "").inc()
-            for watchlist, count in outcome.matched.items():
-                self.metrics.matches_new.labels(watchlist).inc(count)
-        self.metrics.articles_new.inc(report.new_articles)
+        """The ``poll`` job; a tick while a poll runs returns at once (that poll claims
+        what falls due), so APScheduler never reports the tick as skipped."""
+        if self.stopping.is_set() or not self._polling.acquire(blocking=False):
+            return
+        try:
+            with self.metrics.durations.labels("poll").time():
+                # The gate is taken around each database write, not the whole poll,
+                # which lasts as long as a slow host keeps feeds in flight.
+                report = poll_due_feeds(
+                    self.app,
+                    once=False,
+                    stop=self.stopping,
+                    guard=self.gate.shared,
+                    written=self._count_polls,
+                )
+        finally:
+            self._polling.release()
         if report.outcomes:
             log_event(
                 logger,
@@ -186,6 +209,14 @@ class Service:
                 matched=sum(report.matched.values()),
                 failed=len(report.failed),
             )
+
+    def _count_polls(self, outcomes: Sequence[FeedOutcome]) -> None:
+        """Each batch's outcomes in /metrics, as it is stored."""
+        for outcome in outcomes:
+            self.metrics.polls.labels(outcome.status, outcome.error_kind or "").inc()
+            for watchlist, count in outcome.matched.items():
+                self.metrics.matches_new.labels(watchlist).inc(count)
+            self.metrics.articles_new.inc(outcome.new)
 
     def digests(self) -> None:
         with self.gate.shared(), self.metrics.durations.labels("digests").time():
@@ -259,7 +290,7 @@ class Service:
             if freed:
                 log_event(logger, "dead_leases_freed", leases=freed)
         tick = settings.tick_seconds
-        self._add("poll", self.poll, tick, 0)
+        self._add("poll", self.poll, tick, 0, max_instances=2)
         self._add("digests", self.digests, tick, min(5.0, tick / 2))
         self._add(
             "maintenance",

@@ -151,7 +151,7 @@ def test_a_permanent_redirect_moves_the_feed_after_it_is_seen_twice_unless_taken
 
 def test_a_server_sending_the_same_validators_for_news_is_caught() -> None:
     feed = FeedForUpdate(
-        1, "https://news.example.org/feed", "T", "ok", '"e1"', None, None, False, 0, False,
+        1, "https://news.example.org/feed", "news.example.org", "T", "ok", '"e1"', None, None, False, 0, False,
         False, NOW - 2 * DAY, None, 0, NOW - DAY, None,
     )  # fmt: skip
     fetched = FeedFetched(feed, response(etag='"e1"'), unconditional=True)

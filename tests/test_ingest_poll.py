@@ -412,6 +412,7 @@ def test_a_claimed_feed_carries_what_storage_knows_of_it(app: App, feed_server: 
     assert claimed == store.FeedForUpdate(
         id=feed_id,
         url=url,
+        host="127.0.0.1",
         title="Known feed",
         status="failing",
         etag='"v7"',

@@ -14,11 +14,13 @@ Every message names the URL and says what the user can do.
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from monitor.exceptions import MonitorError
 
 
 class FeedError(MonitorError):
-    """A feed could not be fetched or used; ``kind`` is one of ``ERROR_KINDS``."""
+    """A feed could not be fetched or used; ``kind`` is an ``ErrorKind`` or ``http_kind(status)``."""
 
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
@@ -67,19 +69,26 @@ class FeedExists(FeedError, ValueError):
         super().__init__("exists", f"{url} is already polled (see `news-monitor feeds list`)")
 
 
-ERROR_KINDS = (
-    "timeout",
-    "dns",
-    "connect",
-    "tls",
-    "http_<status>",
-    "too_large",
-    "redirect_loop",
-    "private_address",
-    "bad_url",
-    "not_a_feed",
-    "parse_error",
-    "hostile_xml",
-    "internal_error",  # storing the entries raised: a bug, logged as feed_store_crashed
-    "empty",
-)
+class ErrorKind(StrEnum):
+    """The fixed error kinds stored on a feed (``error_kind``); HTTP errors are ``http_kind``."""
+
+    TIMEOUT = "timeout"
+    DNS = "dns"
+    CONNECT = "connect"
+    TLS = "tls"
+    TOO_LARGE = "too_large"
+    REDIRECT_LOOP = "redirect_loop"
+    PRIVATE_ADDRESS = "private_address"
+    BAD_URL = "bad_url"
+    NOT_A_FEED = "not_a_feed"
+    PARSE_ERROR = "parse_error"
+    HOSTILE_XML = "hostile_xml"
+    INTERNAL_ERROR = (
+        "internal_error"  # storing the entries raised: a bug, logged as feed_store_crashed
+    )
+    EMPTY = "empty"
+
+
+def http_kind(status: int) -> str:
+    """The error kind of an HTTP error status: ``http_404``, ``http_429``… (an open family)."""
+    return f"http_{status}"

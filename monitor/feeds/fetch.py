@@ -312,7 +312,7 @@ class Fetcher:
     ) -> FetchResult:
         """GET ``url`` (conditionally when validators are given); raise FetchError on failure."""
         host, _port = check_scheme(url)  # urlsplit lower-cases the host
-        async with self._global, self._host_slot(host):
+        async with self._host_slot(host), self._global:  # no global slot held waiting for a host
             started = time.monotonic()
             try:
                 async with asyncio.timeout(self.limits.total_seconds):

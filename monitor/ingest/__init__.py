@@ -23,8 +23,13 @@
     PollReport  a FeedOutcome per feed polled
 
 ``fetch.FetchLoop`` keeps the per-feed work in flight (``MONITOR_FETCH_CONCURRENCY``
-at a time, claiming the next batch before this one drains) and hands finished feeds
-to ``write`` in batches weighed by what they store. Parse workers import only
+fetching at a time, claiming the next batch before this one drains) and hands finished
+feeds to ``write`` in batches weighed by what they store. Every claim asks what is due
+at that moment and takes at most a few feeds of one host (``claim.HOST_CAP_PER_SLOT``
+per connection): the feeds of a slow host wait in the table, unleased, while the
+others are polled on their interval. In the service the poll goes on as long as
+feeds are in flight, claiming each as it falls due; a stop event cancels what is in
+flight, writes what was fetched and hands back the other leases. Parse workers import only
 ``analyse`` (and this package, kept light for them). One feed's failure is recorded on
 that feed (``error_kind``, ``last_error``) and never stops the others. Adding,
 importing and probing feeds is ``monitor.feedlist``.
@@ -32,6 +37,7 @@ importing and probing feeds is ``monitor.feedlist``.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -39,6 +45,8 @@ from monitor.ingest.outcome import FeedOutcome, PollReport, PollStatus
 
 if TYPE_CHECKING:
     from monitor.app import App
+    from monitor.ingest.fetch import Stop
+    from monitor.ingest.poll import Guard, Written
 
 __all__ = ["FeedOutcome", "PollReport", "PollStatus", "poll_due_feeds"]
 
@@ -49,8 +57,15 @@ def poll_due_feeds(
     all_feeds: bool = False,
     now: datetime | None = None,
     parse_workers: int | None = None,
+    once: bool = True,
+    stop: Stop | None = None,
+    guard: Guard | None = None,
+    written: Written | None = None,
 ) -> PollReport:
     """Poll every due feed once (every pollable feed with ``all_feeds``): ``poll.poll_due_feeds``.
+
+    The service passes ``once=False`` (claim each feed whenever it falls due while the
+    poll runs), its stop event and its database gate.
 
     Imported when called: a parse worker imports ``monitor.ingest.analyse``, and so this
     package, which must then stay light (importing the poll's modules here cost each
@@ -58,4 +73,13 @@ def poll_due_feeds(
     """
     from monitor.ingest import poll
 
-    return poll.poll_due_feeds(app, all_feeds=all_feeds, now=now, parse_workers=parse_workers)
+    return poll.poll_due_feeds(
+        app,
+        all_feeds=all_feeds,
+        now=now,
+        parse_workers=parse_workers,
+        once=once,
+        stop=stop,
+        guard=guard or contextlib.nullcontext,
+        written=written,
+    )

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import logging
 
-from monitor.feeds.exceptions import FeedError, FetchError
+from monitor.feeds.exceptions import ErrorKind, FeedError, FetchError
 from monitor.ingest.decide import FeedFailure
 
 log = logging.getLogger("monitor.ingest")
 
-INTERNAL_ERROR = "internal_error"
+INTERNAL_ERROR = ErrorKind.INTERNAL_ERROR
 
 
 def failure_of(url: str, exc: Exception, stage: str) -> FeedFailure:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from monitor.feeds import schedule
+from monitor.feeds.exceptions import http_kind
 from monitor.feeds.fetch import FetchResult
 from monitor.ingest.analyse import AnalysedEntry, AnalysedFeed
 from monitor.ingest.fetch import FeedFetched
@@ -24,7 +25,7 @@ from monitor.store.feeds import FeedForUpdate
 from monitor.store.models import FeedStatus
 
 MOVE_AFTER = 2  # permanent redirects seen this many polls in a row update the stored URL
-GONE_KIND = "http_410"
+GONE_KIND = http_kind(410)
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,18 @@
 """The poll: claim, then each feed through fetch → analyse → full text inside its boundary, then write.
 
 ``poll_due_feeds`` is synchronous (it runs its own event loop), so the scheduler can
-call it from a plain thread.
+call it from a plain thread; a ``stop`` event set from another thread ends it within
+a fraction of a second (``fetch.FetchLoop``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Collection, Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 
 from monitor.app import App
@@ -16,14 +20,21 @@ from monitor.feeds.fetch import Fetcher, FetchLimits
 from monitor.ingest import analyse
 from monitor.ingest.analyse import Matcher, match_missing
 from monitor.ingest.boundary import failure_of
-from monitor.ingest.claim import Claim, KnownIds
+from monitor.ingest.claim import Claim, Claimed, KnownIds
 from monitor.ingest.decide import FeedPolled
-from monitor.ingest.fetch import FetchLoop, fetch_feed
+from monitor.ingest.fetch import FetchLoop, Stop, fetch_feed
 from monitor.ingest.fulltext import add_full_texts
 from monitor.ingest.outcome import FeedOutcome, PollReport
 from monitor.ingest.pool import POOL_MIN_FEEDS, ParsePool, ThreadAnalyser, choose
 from monitor.ingest.write import write_batch
+from monitor.logs import log_event
 from monitor.store.feeds import FeedForUpdate
+
+log = logging.getLogger("monitor.ingest.poll")
+
+
+Guard = Callable[[], AbstractContextManager[object]]
+Written = Callable[[Sequence[FeedOutcome]], None]
 
 
 def poll_due_feeds(
@@ -32,21 +43,38 @@ def poll_due_feeds(
     all_feeds: bool = False,
     now: datetime | None = None,
     parse_workers: int | None = None,
+    once: bool = True,
+    stop: Stop | None = None,
+    guard: Guard = contextlib.nullcontext,
+    written: Written | None = None,
 ) -> PollReport:
-    """Poll every due feed once (every pollable feed with ``all_feeds``); one outcome each.
+    """Poll every due feed (every pollable feed with ``all_feeds``); one outcome each.
 
     ``parse_workers``: how many worker processes parse (0: a thread of this process);
     by default chosen from the first batch's size and the cores (``pool.choose``).
+    ``now``: a fixed time to poll at (tests); else each claim asks the clock. ``once``:
+    each feed at most once (``news-monitor poll``); the service passes ``False``, and
+    the poll then goes on while feeds are in flight, claiming each as it falls due.
+    ``stop`` (a ``threading.Event``): cancel what is in flight, write what was fetched,
+    hand back the other leases, return. ``guard`` is held around each database write
+    (the service's gate against SQLite maintenance); ``written`` is told each batch's
+    outcomes as it is stored.
     """
     started = now or datetime.now(UTC)
     matcher = matcher_of(app)
-    claim = Claim.for_poll(app, started, all_feeds=all_feeds)
-    first = claim.next_batch()
-    if not first:
+    limits = FetchLimits.from_settings(app.settings)
+    claim = Claim.for_poll(
+        app, started, all_feeds=all_feeds, now=now, once=once, host_slots=limits.per_host
+    )
+    with guard():
+        first = claim.next_batch()
+    if not first.feeds:
         return PollReport((), started, datetime.now(UTC))
-    analyser = choose(len(first), matcher, parse_workers)
+    analyser = choose(len(first.feeds), matcher, parse_workers)
     try:
-        outcomes = asyncio.run(_poll(app, matcher, claim, first, analyser, now))
+        outcomes = asyncio.run(
+            _poll(app, matcher, claim, first, analyser, now, stop, guard, written)
+        )
     finally:
         analyser.shutdown()
     return PollReport(tuple(outcomes), started, datetime.now(UTC))
@@ -63,9 +91,12 @@ async def _poll(
     app: App,
     matcher: Matcher | None,
     claim: Claim,
-    first: list[FeedForUpdate],
+    first: Claimed,
     analyser: ParsePool | ThreadAnalyser,
     fixed_now: datetime | None,
+    stop: Stop | None,
+    guard: Guard,
+    written: Written | None,
 ) -> list[FeedOutcome]:
     limits = FetchLimits.from_settings(app.settings)
     interval = timedelta(minutes=app.settings.poll_interval_minutes)
@@ -73,20 +104,36 @@ async def _poll(
 
     def write(batch: Sequence[FeedPolled]) -> None:
         now = fixed_now or datetime.now(UTC)
-        outcomes.extend(write_batch(app.sessions, batch, default_interval=interval, now=now))
+        with guard():
+            done = write_batch(app.sessions, batch, default_interval=interval, now=now)
+        outcomes.extend(done)
+        if written is not None:
+            written(done)
+
+    def next_batch(waiting: Mapping[str, int]) -> Claimed:
+        with guard():
+            return claim.next_batch(waiting)
+
+    def release(feeds: Collection[FeedForUpdate]) -> None:
+        with guard():
+            freed = claim.release(feeds)
+        log_event(log, "poll_stopped", leases_released=freed, written=len(outcomes))
 
     with KnownIds.open(app) as known:
         async with Fetcher(limits) as fetcher:
 
-            async def work(feed: FeedForUpdate) -> FeedPolled:
-                return await poll_one(feed, fetcher, analyser, known, matcher, fixed_now)
+            async def work(feed: FeedForUpdate, fetched: Callable[[], None]) -> FeedPolled:
+                return await poll_one(feed, fetcher, analyser, known, matcher, fixed_now, fetched)
 
             loop = FetchLoop(
                 work,
-                claim.next_batch,
+                next_batch,
                 lambda polled: polled.weight,
                 write,
                 refill_below=max(2 * limits.concurrency, POOL_MIN_FEEDS),
+                host_slots=limits.per_host,
+                release=release,
+                stop=stop,
             )
             await loop.run(first)
     return outcomes
@@ -99,19 +146,24 @@ async def poll_one(
     known: KnownIds,
     matcher: Matcher | None,
     fixed_now: datetime | None = None,
+    fetched: Callable[[], None] = lambda: None,
 ) -> FeedPolled:
     """One feed's fetch, analysis and full text, inside its boundary: this never raises.
 
     Whatever fails (a ``FeedError``, or any other exception: a bug met by this feed)
     becomes this feed's ``failure`` (``boundary.failure_of``), and the poll goes on.
+    ``fetched()`` is called once the feed itself is fetched (its host may serve others).
     """
     stage = "fetching it"
     try:
-        fetched = await fetch_feed(fetcher, feed, fixed_now or datetime.now(UTC))
-        if fetched.result.not_modified:
-            return FeedPolled(feed, fetched)
+        try:
+            response = await fetch_feed(fetcher, feed, fixed_now or datetime.now(UTC))
+        finally:
+            fetched()
+        if response.result.not_modified:
+            return FeedPolled(feed, response)
         stage = "parsing it"
-        result = fetched.result
+        result = response.result
         job = functools.partial(
             analyse.analyse, result.body, result.headers, result.final_url, known.of(feed)
         )
@@ -120,6 +172,6 @@ async def poll_one(
             stage = "fetching its full text"
             analysed = await add_full_texts(fetcher, analysed)
         stage = "matching its entries"
-        return FeedPolled(feed, fetched, match_missing(analysed, matcher))
+        return FeedPolled(feed, response, match_missing(analysed, matcher))
     except Exception as exc:  # the per-feed boundary: see monitor.ingest.boundary
         return FeedPolled(feed, failure=failure_of(feed.url, exc, stage))

@@ -8,7 +8,9 @@ Claiming due feeds: on PostgreSQL the candidates are read with ``FOR UPDATE SKIP
 LOCKED`` so several processes split the due feeds without waiting on each other;
 the lease (``lease_owner``/``lease_until``) is then set with a guarded ``UPDATE``
 whose ``WHERE`` re-checks that the lease is free, which is atomic on SQLite too. A
-process that dies leaves a lease that simply expires.
+process that dies leaves a lease that simply expires. A claim can leave out the hosts
+the poll already has enough feeds of in flight (``feeds.host``, the URL's host name),
+and a poll that stops hands back the leases of the feeds it did not fetch.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ from __future__ import annotations
 import functools
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 from sqlalchemy import (
     BigInteger,
@@ -62,6 +65,7 @@ class FeedForUpdate:
 
     id: int
     url: str
+    host: str
     title: str | None
     status: str
     etag: str | None
@@ -90,6 +94,7 @@ class FeedForUpdate:
 CLAIMED_COLUMNS = (
     Feed.id,
     Feed.url,
+    Feed.host,
     Feed.title,
     Feed.status,
     Feed.etag,
@@ -151,6 +156,17 @@ class FeedSummary:
 # ---------------------------------------------------------------- feeds
 
 
+def url_host(url: str) -> str:
+    """The host name of a feed URL as ``feeds.host`` keeps it (lower case, no port; "" if none).
+
+    The same name the fetcher's per-host limit uses (``urlsplit(url).hostname``).
+    """
+    try:
+        return (urlsplit(url).hostname or "")[:255]
+    except ValueError:
+        return ""
+
+
 def count_feeds(session: Session) -> int:
     return int(session.scalar(select(func.count()).select_from(Feed)) or 0)
 
@@ -181,6 +197,7 @@ def add_feed(
         raise FeedExists(url)
     feed = Feed(
         url=url,
+        host=url_host(url),
         title=title,
         folder=folder,
         site_url=site_url,
@@ -245,25 +262,48 @@ def claim_due_feeds(
     session: Session,
     *,
     now: datetime,
-    cycle_started: datetime,
+    cycle_started: datetime | None,
     owner: str,
     lease: timedelta,
     all_feeds: bool,
     limit: int,
+    per_host: int | None = None,
+    exclude_hosts: Collection[str] = (),
 ) -> list[FeedForUpdate]:
-    """Lease up to ``limit`` due feeds (all pollable ones with ``all_feeds``) to ``owner``."""
+    """Lease up to ``limit`` due feeds (all pollable ones with ``all_feeds``) to ``owner``.
+
+    ``cycle_started``: leave out the feeds polled since then (a one-shot poll polls each
+    feed once); ``None`` in the service, which polls a feed whenever it is due.
+    ``per_host``: at most this many feeds of one host (the first due); ``exclude_hosts``:
+    none of these hosts. On PostgreSQL only the outer query locks (``SKIP LOCKED``): the
+    per-host ranking is a plain subquery.
+    """
     due = [
         Feed.status.in_(POLLABLE),
         or_(Feed.lease_until.is_(None), Feed.lease_until < now),
-        or_(Feed.last_polled_at.is_(None), Feed.last_polled_at < cycle_started),
     ]
+    if cycle_started is not None:
+        due.append(or_(Feed.last_polled_at.is_(None), Feed.last_polled_at < cycle_started))
+    if exclude_hosts:
+        due.append(Feed.host.not_in(sorted(exclude_hosts)))
     if not all_feeds:
         due.append(Feed.next_poll_at <= now)
+    query = select(Feed.id).where(*due)
+    if per_host is not None:  # the first ``per_host`` due feeds of each host
+        ranked = (
+            select(
+                Feed.id.label("id"),
+                func.row_number()
+                .over(partition_by=Feed.host, order_by=(Feed.next_poll_at, Feed.id))
+                .label("n"),
+            )
+            .where(*due)
+            .subquery()
+        )
+        query = query.where(Feed.id.in_(select(ranked.c.id).where(ranked.c.n <= per_host)))
     ids = list(
         session.scalars(
-            select(Feed.id)
-            .where(*due)
-            .order_by(Feed.next_poll_at, Feed.id)
+            query.order_by(Feed.next_poll_at, Feed.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
@@ -284,6 +324,20 @@ def claim_due_feeds(
     return [FeedForUpdate.from_row(row) for row in rows]
 
 
+def release_feeds(session: Session, owner: str, feed_ids: Collection[int]) -> int:
+    """Hand back ``owner``'s leases on these feeds, untouched otherwise; how many were freed."""
+    freed = 0
+    for chunk in _chunks(sorted(feed_ids), 500):
+        result = session.execute(
+            update(Feed)
+            .where(Feed.id.in_(chunk), Feed.lease_owner == owner)
+            .values(lease_owner=None, lease_until=None)
+            .execution_options(synchronize_session=False)
+        )
+        freed += int(getattr(result, "rowcount", 0) or 0)
+    return freed
+
+
 def update_feeds(session: Session, rows: Sequence[tuple[int, Mapping[str, Any]]]) -> None:
     """Write each poll's outcome on its feed and release its lease: one ``executemany`` per
     set of columns written.
@@ -293,6 +347,8 @@ def update_feeds(session: Session, rows: Sequence[tuple[int, Mapping[str, Any]]]
     """
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     for feed_id, values in rows:
+        if "url" in values:  # the host follows the URL (a moved feed)
+            values = {**values, "host": url_host(values["url"])}
         parameters = {f"v_{key}": value for key, value in values.items()}
         groups[tuple(sorted(values))].append({**parameters, "v_feed_id": feed_id})
     connection = session.connection()

@@ -75,6 +75,9 @@ class Feed(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     url: Mapped[str] = mapped_column(String(2048), unique=True)
+    # The URL's host name (lower case, no port): the poll claims a few feeds of a host
+    # at a time, so a slow host does not hold up the others (migration 0006).
+    host: Mapped[str] = mapped_column(String(255), index=True, default="")
     title: Mapped[str | None] = mapped_column(String(500))
     site_url: Mapped[str | None] = mapped_column(String(2048))
     folder: Mapped[str | None] = mapped_column(String(200))
