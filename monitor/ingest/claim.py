@@ -124,6 +124,14 @@ class Claim:
                 store.release_feeds(session, self.owner, [feed.id for feed in extra])
         return Claimed(kept, more=len(feeds) >= self.limit)
 
+    def due_count(self) -> int:
+        """How many feeds are due now: what the poll has ahead of it (claims take a few
+        feeds per host at a time, so the first claim alone says little)."""
+        with transaction(self.sessions) as session:
+            return store.count_due_feeds(
+                session, now=self.now or datetime.now(UTC), all_feeds=self.all_feeds
+            )
+
     def release(self, feeds: Collection[FeedForUpdate]) -> int:
         """Hand back the leases of feeds this poll did not fetch (a stop); how many."""
         if not feeds:

@@ -51,7 +51,7 @@ def poll_due_feeds(
     """Poll every due feed (every pollable feed with ``all_feeds``); one outcome each.
 
     ``parse_workers``: how many worker processes parse (0: a thread of this process);
-    by default chosen from the first batch's size and the cores (``pool.choose``).
+    by default chosen from how many feeds are due and the cores (``pool.choose``).
     ``now``: a fixed time to poll at (tests); else each claim asks the clock. ``once``:
     each feed at most once (``news-monitor poll``); the service passes ``False``, and
     the poll then goes on while feeds are in flight, claiming each as it falls due.
@@ -70,7 +70,9 @@ def poll_due_feeds(
         first = claim.next_batch()
     if not first.feeds:
         return PollReport((), started, datetime.now(UTC))
-    analyser = choose(len(first.feeds), matcher, parse_workers)
+    with guard():
+        due = max(len(first.feeds), claim.due_count())
+    analyser = choose(due, matcher, parse_workers)
     try:
         outcomes = asyncio.run(
             _poll(app, matcher, claim, first, analyser, now, stop, guard, written)

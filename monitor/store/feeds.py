@@ -258,6 +258,14 @@ def list_feeds(session: Session) -> list[FeedSummary]:
     ]
 
 
+def count_due_feeds(session: Session, *, now: datetime, all_feeds: bool) -> int:
+    """How many feeds are due now (all pollable ones with ``all_feeds``), leased or not."""
+    query = select(func.count()).select_from(Feed).where(Feed.status.in_(POLLABLE))
+    if not all_feeds:
+        query = query.where(Feed.next_poll_at <= now)
+    return session.scalar(query) or 0
+
+
 def claim_due_feeds(
     session: Session,
     *,
