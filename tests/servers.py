@@ -217,3 +217,61 @@ class SMTPServer:
     def to(self, address: str) -> list[EmailMessage]:
         with self.lock:
             return [m for rcpt, m in self.messages if rcpt == address]
+
+
+class RawServer:
+    """A TCP server on 127.0.0.1 that answers every request with bytes we choose.
+
+    For HTTP no well-behaved server sends (a broken status line, a 200 KB header, a body
+    cut short): each connection's request head is read (kept in ``requests``), ``answer``
+    is sent as it is, and the connection is closed. ``accepted`` counts the connections.
+    """
+
+    def __init__(self, answer: bytes) -> None:
+        self.answer = answer
+        self.accepted = 0
+        self.requests: list[bytes] = []
+        self._lock = threading.Lock()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.05)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self._listener.getsockname()[1])
+
+    def url(self, path: str = "/feed.xml", host: str = "127.0.0.1") -> str:
+        return f"http://{host}:{self.port}{path}"
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                connection, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            with self._lock:
+                self.accepted += 1
+            with connection:
+                connection.settimeout(2.0)
+                head = b""
+                try:
+                    while b"\r\n\r\n" not in head and len(head) < 65536:
+                        chunk = connection.recv(4096)
+                        if not chunk:
+                            break
+                        head += chunk
+                    with self._lock:
+                        self.requests.append(head)
+                    connection.sendall(self.answer)
+                except OSError:
+                    continue
+
+    def start(self) -> RawServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._listener.close()

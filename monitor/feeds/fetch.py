@@ -6,18 +6,21 @@ that names the project, conditional GET, redirects followed by hand (so 301/308
 can be told from 302/307 and every hop is checked), a decompressed-size cap
 (a gzip bomb stops at the cap), connect/read timeouts and a total time limit per
 fetch (a server that drips one byte a second is cut off). Only http and https;
-addresses that are not globally routable are refused unless allowed.
+addresses that are not globally routable are refused unless allowed, where the
+connection is made (``transport.AsyncioBackend``: the address checked is the one
+connected to, on every redirect hop).
 
-Every failure is a ``FetchError`` with a short stable ``kind``.
+Every failure is a ``FetchError`` with a short stable ``kind``, whatever the server
+sends (a malformed redirect, a broken HTTP response, a corrupt or oversized body).
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import socket
 import ssl
 import time
+import urllib.request
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -32,7 +35,13 @@ import httpx
 from monitor import __version__
 from monitor.config import Settings
 from monitor.feeds.exceptions import FetchError, UnsafeURLError
-from monitor.feeds.transport import FeedTransport
+from monitor.feeds.transport import (
+    FeedTransport,
+    HostNameError,
+    PrivateAddressError,
+    Resolver,
+    getaddrinfo,
+)
 
 USER_AGENT = (
     f"news-monitor/{__version__} (feed monitor for newsrooms; "
@@ -46,6 +55,7 @@ PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 PERMANENT_REDIRECTS = frozenset({301, 308})
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 CHUNK = 64 * 1024
+MAX_RETRY_AFTER = 365 * 24 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -118,63 +128,46 @@ class FetchResult:
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (seconds or an HTTP date)."""
+    """Seconds to wait from a Retry-After header (seconds or an HTTP date), at most a year."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if value.isascii() and value.isdigit():
+        return min(float(value), MAX_RETRY_AFTER)
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    return min(max(0.0, seconds), MAX_RETRY_AFTER)
+
+
+def _split_http_url(url: str) -> tuple[str, int]:
+    """Host and port of an http(s) URL; a ValueError saying what is wrong otherwise."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"not a valid URL ({exc})") from exc
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"only http and https feeds are polled (got {parts.scheme or 'none'!r})")
+    if not parts.hostname:
+        raise ValueError("the URL has no host")
+    if any(char.isspace() or not char.isprintable() for char in parts.hostname):
+        raise ValueError(
+            f"not a valid URL (the host name {parts.hostname!r} has a space or control character)"
+        )
+    return parts.hostname, port or (443 if parts.scheme == "https" else 80)
 
 
 def check_scheme(url: str) -> tuple[str, int]:
     """Host and port of an http(s) URL; anything else is refused."""
     try:
-        parts = urlsplit(url)
-        port = parts.port
+        return _split_http_url(url)
     except ValueError as exc:
-        raise UnsafeURLError("bad_url", f"{url}: not a valid URL ({exc})") from exc
-    if parts.scheme not in ("http", "https"):
-        raise UnsafeURLError(
-            "bad_url",
-            f"{url}: only http and https feeds are polled (got {parts.scheme or 'none'!r})",
-        )
-    if not parts.hostname:
-        raise UnsafeURLError("bad_url", f"{url}: the URL has no host")
-    return parts.hostname, port or (443 if parts.scheme == "https" else 80)
-
-
-def _is_public(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
-
-
-async def check_address(url: str, *, allow_private: bool) -> None:
-    """Refuse URLs that are not http(s) or whose host resolves to a non-public address."""
-    host, port = check_scheme(url)
-    if allow_private:
-        return
-    loop = asyncio.get_running_loop()
-    try:
-        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise FetchError("dns", f"{url}: the host name {host} does not resolve ({exc})") from exc
-    for info in infos:
-        address = str(info[4][0])
-        if not _is_public(address):
-            raise UnsafeURLError(
-                "private_address",
-                f"{url}: {host} resolves to {address}, a loopback, private or link-local "
-                "address; refused (set MONITOR_ALLOW_PRIVATE_ADDRESSES=true for intranet feeds)",
-            )
+        raise UnsafeURLError("bad_url", f"{url}: {exc}") from exc
 
 
 def _cause_chain(exc: BaseException) -> list[BaseException]:
@@ -196,6 +189,16 @@ def classify(exc: BaseException, url: str, limits: FetchLimits) -> FetchError:
             else "timed out waiting for the server"
         )
         return FetchError("timeout", f"{url}: {what}; it will be tried again later")
+    for cause in chain:
+        if isinstance(cause, PrivateAddressError):
+            return UnsafeURLError(
+                "private_address",
+                f"{url}: {cause.host} resolves to {cause.address}, a loopback, private or "
+                "link-local address; refused (set MONITOR_ALLOW_PRIVATE_ADDRESSES=true for "
+                "intranet feeds)",
+            )
+        if isinstance(cause, HostNameError):
+            return UnsafeURLError("bad_url", f"{url}: {cause}")
     if any(isinstance(c, socket.gaierror) for c in chain):
         return FetchError("dns", f"{url}: the host name does not resolve ({exc})")
     if any(isinstance(c, ssl.SSLError) for c in chain) or "SSL" in str(exc):
@@ -204,9 +207,36 @@ def classify(exc: BaseException, url: str, limits: FetchLimits) -> FetchError:
         return FetchError("connect", f"{url}: could not connect ({exc or 'refused'})")
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
         return FetchError("bad_url", f"{url}: {exc}")
-    if isinstance(exc, zlib.error):
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return FetchError(
+            "bad_response", f"{url}: the server broke the HTTP protocol ({_one_line(exc)})"
+        )
+    if isinstance(exc, httpx.LocalProtocolError):
+        return FetchError(
+            "bad_response", f"{url}: the request could not be sent ({_one_line(exc)})"
+        )
+    if isinstance(exc, zlib.error | httpx.DecodingError):
         return FetchError("bad_encoding", f"{url}: the compressed body is corrupt ({exc})")
     return FetchError("connect", f"{url}: the connection failed ({type(exc).__name__}: {exc})")
+
+
+def _one_line(exc: BaseException, limit: int = 200) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _shown(url: str, limit: int = 100) -> str:
+    """A URL from a server, quoted and cut short enough for a one-line message."""
+    if len(url) <= limit:
+        return repr(url)
+    return f"{url[:limit]!r}… ({len(url):,} characters)"
+
+
+def _header_value(value: str) -> bytes | None:
+    """A validator to send back as the server gave it; None if it cannot be a header value."""
+    if any((ord(char) < 32 and char != "\t") or ord(char) == 127 for char in value):
+        return None
+    return value.strip().encode("utf-8") or None
 
 
 class _Body:
@@ -270,11 +300,13 @@ class Fetcher:
         *,
         user_agent: str = USER_AGENT,
         ssl_context: ssl.SSLContext | None = None,
+        resolver: Resolver = getaddrinfo,
     ) -> None:
         self.limits = limits
         self.user_agent = user_agent
         self._ssl_context = ssl_context
-        self._transport: FeedTransport | None = None
+        self._resolver = resolver
+        self._transport: httpx.AsyncBaseTransport | None = None
         self._cookies = httpx.Cookies()
         self._timeout = httpx.Timeout(
             connect=limits.connect_seconds,
@@ -285,10 +317,17 @@ class Fetcher:
         self._global = asyncio.Semaphore(limits.concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
 
-    async def __aenter__(self) -> Fetcher:
-        self._transport = FeedTransport(
-            max_connections=self.limits.concurrency, ssl_context=self._ssl_context
+    def open_transport(self) -> httpx.AsyncBaseTransport:
+        """The transport for this Fetcher's life (``benchmarks.fetch`` compares others)."""
+        return FeedTransport(
+            max_connections=self.limits.concurrency,
+            ssl_context=self._ssl_context,
+            allow_private=self.limits.allow_private,
+            resolver=self._resolver,
         )
+
+    async def __aenter__(self) -> Fetcher:
+        self._transport = self.open_transport()
         return self
 
     async def __aexit__(
@@ -319,7 +358,7 @@ class Fetcher:
                     result = await self._fetch(url, validators, accept)
             except FetchError:
                 raise
-            except (httpx.HTTPError, OSError, zlib.error) as exc:
+            except (httpx.HTTPError, httpx.InvalidURL, OSError, zlib.error) as exc:
                 raise classify(exc, url, self.limits) from exc
             return FetchResult(
                 url=result.url,
@@ -331,44 +370,75 @@ class Fetcher:
                 elapsed=time.monotonic() - started,
             )
 
-    async def _send(self, url: str, headers: dict[str, str]) -> httpx.Response:
-        assert self._transport is not None, "use `async with Fetcher(...)`"
-        request = httpx.Request("GET", url, headers=headers, extensions={"timeout": self._timeout})
+    def _request(self, url: str, current: str, headers: list[tuple[bytes, bytes]]) -> httpx.Request:
+        """The GET of ``current`` (``url`` or a redirect target); bad_url if httpx refuses it."""
         if self._cookies:
-            self._cookies.set_cookie_header(request)
+            # The jar writes the header on a urllib request: httpx's own way sets it as a
+            # str, which fails when a cookie the server set is not ASCII.
+            probe = urllib.request.Request(current)
+            self._cookies.jar.add_cookie_header(probe)
+            cookie = probe.get_header("Cookie")
+            if cookie:
+                headers = [*headers, (b"Cookie", cookie.encode("utf-8"))]
+        try:
+            return httpx.Request(
+                "GET", current, headers=headers, extensions={"timeout": self._timeout}
+            )
+        except httpx.InvalidURL as exc:
+            where = "" if current == url else f"redirected to {_shown(current)}: "
+            raise UnsafeURLError("bad_url", f"{url}: {where}not a valid URL ({exc})") from exc
+
+    async def _send(self, request: httpx.Request) -> httpx.Response:
+        assert self._transport is not None, "use `async with Fetcher(...)`"
         response = await self._transport.handle_async_request(request)
         response.request = request
         if "set-cookie" in response.headers:
             self._cookies.extract_cookies(response)
         return response
 
+    def _redirect_target(self, url: str, current: str, location: str) -> str:
+        """Where a redirect from ``current`` goes; bad_url unless an http(s) URL with a host."""
+        try:
+            try:
+                target = urljoin(current, location.strip())
+            except ValueError as exc:
+                raise ValueError(f"not a valid URL ({exc})") from exc
+            _split_http_url(target)
+        except ValueError as exc:
+            raise UnsafeURLError(
+                "bad_url", f"{url}: redirected to {_shown(location.strip())}: {exc}"
+            ) from exc
+        return target
+
     async def _fetch(self, url: str, validators: Validators | None, accept: str) -> FetchResult:
-        headers = {
-            "User-Agent": self.user_agent,
-            "Accept": accept,
-            "Accept-Encoding": "gzip, deflate",
-        }
+        headers = [
+            (b"User-Agent", self.user_agent.encode()),
+            (b"Accept", accept.encode()),
+            (b"Accept-Encoding", b"gzip, deflate"),
+        ]
         if validators is not None:
-            if validators.etag:
-                headers["If-None-Match"] = validators.etag
-            if validators.last_modified:
-                headers["If-Modified-Since"] = validators.last_modified
+            for name, value in (
+                (b"If-None-Match", validators.etag),
+                (b"If-Modified-Since", validators.last_modified),
+            ):
+                sent = _header_value(value) if value else None
+                if sent is not None:
+                    headers.append((name, sent))
         current = url
         seen = {url}
         redirects: list[Redirect] = []
         while True:
-            await check_address(current, allow_private=self.limits.allow_private)
-            response = await self._send(current, headers)
+            response = await self._send(self._request(url, current, headers))
             try:
                 status = response.status_code
                 location = response.headers.get("location")
                 if status in REDIRECTS and location:
-                    target = urljoin(current, location.strip())
+                    target = self._redirect_target(url, current, location)
                     redirects.append(Redirect(status, target))
                     if target in seen:
                         raise FetchError(
                             "redirect_loop",
-                            f"{url}: redirects loop back to {target}; fix the feed URL",
+                            f"{url}: redirects loop back to {_shown(target)}; fix the feed URL",
                         )
                     if len(redirects) > self.limits.max_redirects:
                         raise FetchError(
@@ -383,7 +453,8 @@ class Fetcher:
                 if status == 304:
                     # Read the (empty) rest, so the connection goes back to the pool for the
                     # next feed instead of being closed (measured: a new TCP connection per 304).
-                    await response.aread()
+                    async for _ in response.aiter_raw():
+                        pass
                     return FetchResult(url, current, 304, response_headers, b"", tuple(redirects))
                 if status >= 300 or status < 200:
                     raise self._status_error(url, status, response_headers)
@@ -414,6 +485,7 @@ class Fetcher:
         length = headers.get("content-length", "")
         if (
             encoding in ("", "identity")
+            and length.isascii()
             and length.isdigit()
             and int(length) > self.limits.max_bytes
         ):

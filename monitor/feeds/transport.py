@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import ipaddress
 import select
+import socket
 import ssl
-from collections.abc import Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 import httpcore
@@ -226,8 +228,177 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         return None
 
 
+AddrInfo = tuple[int, int, int, str, tuple[Any, ...]]
+# Resolves a host name and port to addresses, as ``loop.getaddrinfo`` answers.
+Resolver = Callable[[str, int], Awaitable[Sequence[AddrInfo]]]
+
+
+async def getaddrinfo(host: str, port: int) -> Sequence[AddrInfo]:
+    """The system resolver (``loop.getaddrinfo``), TCP addresses only."""
+    loop = asyncio.get_running_loop()
+    return await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+
+
+def is_public(address: str) -> bool:
+    """Whether an IP address is globally routable (not loopback, private, link-local...)."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+class PrivateAddressError(httpcore.ConnectError):
+    """The host resolves to an address that is not public; nothing was connected."""
+
+    def __init__(self, host: str, address: str) -> None:
+        super().__init__(f"{host} resolves to {address}, a loopback, private or link-local address")
+        self.host = host
+        self.address = address
+
+
+class HostNameError(httpcore.ConnectError):
+    """The host name cannot be looked up at all (a label longer than 63 characters...)."""
+
+
+def _interleave(infos: Sequence[AddrInfo]) -> list[AddrInfo]:
+    """One address of each family in turn, the resolver's first family first (RFC 8305)."""
+    families: dict[int, list[AddrInfo]] = {}
+    for info in infos:
+        families.setdefault(info[0], []).append(info)
+    ordered: list[AddrInfo] = []
+    queues = list(families.values())
+    while any(queues):
+        for queue in queues:
+            if queue:
+                ordered.append(queue.pop(0))
+    return ordered
+
+
+async def _connect_one(
+    loop: asyncio.AbstractEventLoop,
+    info: AddrInfo,
+    local_address: str | None,
+    socket_options: Iterable[httpcore.SOCKET_OPTION],
+) -> socket.socket:
+    family, type_, proto, _name, address = info
+    sock = socket.socket(family, type_, proto)
+    try:
+        sock.setblocking(False)
+        for option in socket_options:
+            sock.setsockopt(*option)
+        if local_address is not None:
+            sock.bind((local_address, 0))
+        await loop.sock_connect(sock, address)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+async def _close_all(tasks: Iterable[asyncio.Task[socket.socket]]) -> None:
+    """Cancel connection attempts still running; close the sockets of those that won late."""
+    tasks = list(tasks)
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        try:
+            sock = await task
+        except (asyncio.CancelledError, OSError):
+            continue
+        sock.close()
+
+
+async def happy_eyeballs(
+    infos: Sequence[AddrInfo],
+    *,
+    delay: float = HAPPY_EYEBALLS_DELAY,
+    local_address: str | None = None,
+    socket_options: Iterable[httpcore.SOCKET_OPTION] = (),
+) -> socket.socket:
+    """A socket connected to the first of ``infos`` that answers (RFC 8305).
+
+    The next address is tried when the previous attempt failed, or ``delay`` seconds
+    after it started; the first to connect wins and the others are closed. Only these
+    addresses are tried: nothing is resolved again.
+    """
+    loop = asyncio.get_running_loop()
+    waiting = _interleave(infos)
+    options = list(socket_options)
+    running: set[asyncio.Task[socket.socket]] = set()
+    errors: list[OSError] = []
+    try:
+        while waiting or running:
+            if waiting:
+                info = waiting.pop(0)
+                running.add(asyncio.create_task(_connect_one(loop, info, local_address, options)))
+            done, running = await asyncio.wait(
+                running,
+                timeout=delay if waiting else None,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            winners = [task for task in done if task.exception() is None]
+            for task in done:
+                error = task.exception()
+                if error is not None:
+                    if not isinstance(error, OSError):
+                        raise error
+                    errors.append(error)
+            if winners:
+                await _close_all(winners[1:])
+                return winners[0].result()
+    finally:
+        await _close_all(running)
+    if len(errors) == 1:
+        raise errors[0]
+    raise OSError("; ".join(dict.fromkeys(str(error) for error in errors)))
+
+
+def _literal(host: str, port: int) -> Sequence[AddrInfo] | None:
+    """The address of a host that is an IP address already (nothing to resolve)."""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv4Address):
+        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (host, port))]
+    return [(socket.AF_INET6, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (host, port, 0, 0))]
+
+
 class AsyncioBackend(httpcore.AsyncNetworkBackend):
-    """Opens TCP connections with ``loop.create_connection`` (happy eyeballs on)."""
+    """Resolves the host once, checks the addresses, and connects to exactly those.
+
+    Unless ``allow_private``, a host with any address that is not public
+    (``is_public``) is refused with ``PrivateAddressError`` before anything is
+    connected. The connection goes to the addresses checked (happy eyeballs over them),
+    never to a second answer of the resolver, so a name that answers a public address
+    to the check and 127.0.0.1 to the connection (DNS rebinding) cannot reach inside.
+    TLS still names the original host (httpcore passes it to ``start_tls``).
+    """
+
+    def __init__(self, *, allow_private: bool = False, resolver: Resolver = getaddrinfo) -> None:
+        self.allow_private = allow_private
+        self.resolver = resolver
+
+    async def resolve(self, host: str, port: int) -> Sequence[AddrInfo]:
+        """The host's addresses, each checked; raises httpcore.ConnectError subclasses."""
+        infos = _literal(host, port)
+        if infos is None:
+            try:
+                infos = await self.resolver(host, port)
+            except socket.gaierror as exc:
+                raise httpcore.ConnectError(
+                    f"the host name {host} does not resolve ({exc})"
+                ) from exc
+            except UnicodeError as exc:  # the idna codec: an empty or too long label
+                raise HostNameError(f"{host} is not a valid host name ({exc})") from exc
+        if not infos:
+            raise httpcore.ConnectError(f"the host name {host} has no address")
+        if not self.allow_private:
+            for info in infos:
+                address = str(info[4][0])
+                if not is_public(address):
+                    raise PrivateAddressError(host, address)
+        return infos
 
     async def connect_tcp(
         self,
@@ -240,21 +411,24 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(timeout):
-                transport, connection = await loop.create_connection(
-                    lambda: _Connection(loop),
-                    host,
-                    port,
-                    local_addr=None if local_address is None else (local_address, 0),
-                    happy_eyeballs_delay=HAPPY_EYEBALLS_DELAY,
+                infos = await self.resolve(host, port)
+                sock = await happy_eyeballs(
+                    infos,
+                    local_address=local_address,
+                    socket_options=socket_options or (),
                 )
+                try:
+                    transport, connection = await loop.create_connection(
+                        lambda: _Connection(loop), sock=sock
+                    )
+                except BaseException:
+                    sock.close()
+                    raise
         except TimeoutError as exc:
             raise httpcore.ConnectTimeout(f"timed out connecting to {host}:{port}") from exc
         except OSError as exc:
             raise httpcore.ConnectError(str(exc)) from exc
         assert isinstance(transport, asyncio.Transport)
-        sock = transport.get_extra_info("socket")
-        for option in socket_options or ():
-            sock.setsockopt(*option)
         return AsyncioStream(transport, connection)
 
     async def sleep(self, seconds: float) -> None:
@@ -271,13 +445,69 @@ def default_ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context(trust_env=False)
 
 
-class FeedTransport(httpx.AsyncHTTPTransport):
-    """httpx's HTTP/1.1 transport, its connection pool on ``AsyncioBackend``.
+# httpcore's exceptions and httpx's public ones they stand for, most specific first.
+_EXCEPTIONS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
+    (httpcore.ConnectTimeout, httpx.ConnectTimeout),
+    (httpcore.ReadTimeout, httpx.ReadTimeout),
+    (httpcore.WriteTimeout, httpx.WriteTimeout),
+    (httpcore.PoolTimeout, httpx.PoolTimeout),
+    (httpcore.TimeoutException, httpx.TimeoutException),
+    (httpcore.ConnectError, httpx.ConnectError),
+    (httpcore.ReadError, httpx.ReadError),
+    (httpcore.WriteError, httpx.WriteError),
+    (httpcore.NetworkError, httpx.NetworkError),
+    (httpcore.ProxyError, httpx.ProxyError),
+    (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
+    (httpcore.LocalProtocolError, httpx.LocalProtocolError),
+    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
+    (httpcore.ProtocolError, httpx.ProtocolError),
+)
 
-    ``httpx.AsyncHTTPTransport`` takes no network backend (encode/httpx#3749 proposes
-    one), so its pool is made again with the same settings and this backend. The
-    environment is not read (no proxies, no SSL_CERT_FILE), as the Fetcher's client
-    never did.
+
+def httpx_error(exc: Exception, request: httpx.Request) -> httpx.TransportError | None:
+    """httpx's exception for an httpcore one (raise it ``from exc``); None for any other."""
+    for source, target in _EXCEPTIONS:
+        if isinstance(exc, source):
+            return target(str(exc), request=request)
+    return None
+
+
+class _ResponseStream(httpx.AsyncByteStream):
+    """An httpcore response body as httpx reads it, its errors as httpx's."""
+
+    def __init__(self, stream: AsyncIterable[bytes], request: httpx.Request) -> None:
+        self._stream = stream
+        self._request = request
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            async for part in self._stream:
+                yield part
+        except Exception as exc:
+            error = httpx_error(exc, self._request)
+            if error is None:
+                raise
+            raise error from exc
+
+    async def aclose(self) -> None:
+        close = getattr(self._stream, "aclose", None)  # httpcore's streams have one
+        if close is not None:
+            await close()
+
+
+def _async_stream(stream: Iterable[bytes] | AsyncIterable[bytes]) -> AsyncIterable[bytes]:
+    assert isinstance(stream, AsyncIterable), "an async connection pool streams asynchronously"
+    return stream
+
+
+class FeedTransport(httpx.AsyncBaseTransport):
+    """HTTP/1.1 to feed servers: an httpcore connection pool on ``AsyncioBackend``.
+
+    httpx's ``AsyncHTTPTransport`` takes no network backend (encode/httpx#3749 proposes
+    one), so this is the same thing on public APIs only: the httpx request becomes an
+    ``httpcore.Request``, the ``httpcore.Response`` an ``httpx.Response``, httpcore's
+    exceptions httpx's (``ConnectError``, ``ReadTimeout``, ...). The environment is not
+    read (no proxies, no SSL_CERT_FILE), as the Fetcher's client never did.
     """
 
     def __init__(
@@ -286,8 +516,9 @@ class FeedTransport(httpx.AsyncHTTPTransport):
         max_connections: int,
         keepalive_expiry: float = 5.0,
         ssl_context: ssl.SSLContext | None = None,
+        allow_private: bool = False,
+        resolver: Resolver = getaddrinfo,
     ) -> None:
-        super().__init__(trust_env=False, verify=ssl_context or default_ssl_context())
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=ssl_context or default_ssl_context(),
             max_connections=max_connections,
@@ -295,5 +526,33 @@ class FeedTransport(httpx.AsyncHTTPTransport):
             keepalive_expiry=keepalive_expiry,
             http1=True,
             http2=False,
-            network_backend=AsyncioBackend(),
+            network_backend=AsyncioBackend(allow_private=allow_private, resolver=resolver),
         )
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        core_request = httpcore.Request(
+            method=request.method,
+            url=httpcore.URL(
+                scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
+            ),
+            headers=request.headers.raw,
+            content=request.stream,
+            extensions=request.extensions,
+        )
+        try:
+            response = await self._pool.handle_async_request(core_request)
+        except Exception as exc:
+            error = httpx_error(exc, request)
+            if error is None:
+                raise
+            raise error from exc
+        return httpx.Response(
+            status_code=response.status,
+            headers=response.headers,
+            stream=_ResponseStream(_async_stream(response.stream), request),
+            extensions=response.extensions,
+        )
+
+    async def aclose(self) -> None:
+        await self._pool.aclose()
