@@ -10,7 +10,7 @@ import runpy
 import sys
 
 DEFAULT = ("match", "poll")
-ALL = ("match", "poll", "scale")
+ALL = ("match", "poll", "scale", "fetch")
 
 
 def main(argv: list[str]) -> int:

@@ -98,7 +98,10 @@ def main(transports: dict[str, TransportFactory] = TRANSPORTS) -> None:
     args = parser.parse_args()
     context = mp.get_context("spawn")
     port = context.Value("i", 0)
-    server = context.Process(target=serve, args=(port,), daemon=True)
+    # The server by its module's name: under ``python -m benchmarks`` this runs as __main__.
+    from benchmarks.fetch import serve as target
+
+    server = context.Process(target=target, args=(port,), daemon=True)
     server.start()
     try:
         while not port.value:
