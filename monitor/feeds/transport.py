@@ -32,6 +32,8 @@ from typing import Any
 import httpcore
 import httpx
 
+from monitor.exceptions import reduce_error
+
 # Bytes the event loop may read ahead of the reader before it stops reading the socket.
 READ_AHEAD = 256 * 1024
 # Delay between connection attempts to a host's addresses (RFC 8305), as anyio uses.
@@ -258,9 +260,15 @@ class PrivateAddressError(httpcore.ConnectError):
         self.host = host
         self.address = address
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return reduce_error(self)
+
 
 class HostNameError(httpcore.ConnectError):
     """The host name cannot be looked up at all (a label longer than 63 characters...)."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return reduce_error(self)
 
 
 def _interleave(infos: Sequence[AddrInfo]) -> list[AddrInfo]:
