@@ -8,15 +8,12 @@ import pytest
 
 from monitor.matching.rules import AllOf, Countries, Keywords, Near, NoneOf, Term
 from monitor.schedules import Schedule
+from monitor.watchlist_edit import add_countries, add_keywords, remove_countries, remove_keywords
 from monitor.watchlists import (
     WatchlistError,
     WatchlistNotFound,
     WatchlistRegistry,
-    add_countries,
-    add_keywords,
     load_watchlist,
-    remove_countries,
-    remove_keywords,
 )
 
 ROOT = Path(__file__).resolve().parent.parent

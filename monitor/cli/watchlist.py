@@ -12,15 +12,12 @@ import click
 
 from monitor.cli._common import UserError, echo_json, load_settings, user_errors
 from monitor.matching.gazetteer import load_gazetteer
+from monitor.watchlist_edit import add_countries, add_keywords, remove_countries, remove_keywords
 from monitor.watchlists import (
     Watchlist,
     WatchlistError,
     WatchlistRegistry,
-    add_countries,
-    add_keywords,
     load_watchlist,
-    remove_countries,
-    remove_keywords,
 )
 
 
