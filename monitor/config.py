@@ -125,6 +125,18 @@ class Settings(BaseSettings):
         pattern=r"^https://\S+$",
         description="https page that unsubscribes (one-click, RFC 8058); unset means mailto only.",
     )
+    public_url: str | None = Field(
+        None,
+        pattern=r"^https?://\S+[^/\s]$",
+        description="The web app's base URL as users reach it (no trailing /); digests link "
+        "to it ('view in browser', 'edit this watchlist'); unset: no such links.",
+    )
+    backfill_days: int = Field(
+        7,
+        ge=0,
+        description="An entry published more than this many days before its feed's first "
+        "poll is stored and searchable but not alerted; 0 alerts everything.",
+    )
 
     admin_email: str | None = Field(
         None,

@@ -176,7 +176,8 @@ class Match(Base):
 
     ``highlights`` are ``[start, end]`` character offsets into ``snippet``.
     ``is_duplicate`` marks a later copy of a story already matched for this
-    watchlist: stored, never alerted again.
+    watchlist: stored, never alerted again. ``history_only`` marks a match kept
+    for the record and search, never alerted.
     """
 
     __tablename__ = "matches"
@@ -194,6 +195,11 @@ class Match(Base):
     highlights: Mapped[list[Any]] = mapped_column(JSON)
     score: Mapped[float] = mapped_column(Float, default=0.0)
     is_duplicate: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Recorded, never alerted: an entry published long before its feed's first poll
+    # (MONITOR_BACKFILL_DAYS), or a rematch asked for as history (migration 0007).
+    history_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The words as found, per term: [[term, surface], …]; None for older matches.
+    found: Mapped[list[Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime]
 
     article: Mapped[Article] = relationship()
@@ -280,6 +286,9 @@ class DigestSchedule(Base):
 
     watchlist: Mapped[str] = mapped_column(String(200), primary_key=True)
     last_run_at: Mapped[datetime | None]
+    # The failing feeds (ids, comma-separated) an empty digest last told the recipients
+    # of: that digest is sent once, not at every run while they keep failing (0007).
+    failing_told: Mapped[str | None] = mapped_column(Text)
     lease_owner: Mapped[str | None] = mapped_column(String(100))
     lease_until: Mapped[datetime | None]
 
@@ -300,3 +309,61 @@ class OperatorNotice(Base):
     reasons: Mapped[str] = mapped_column(Text, default="")
     subject: Mapped[str] = mapped_column(Text)
     sent_at: Mapped[datetime]
+
+
+class UserRole(StrEnum):
+    """What a web user may do: ``viewer`` reads, ``editor`` also changes, ``admin`` everything."""
+
+    VIEWER = "viewer"
+    EDITOR = "editor"
+    ADMIN = "admin"
+
+
+class User(Base):
+    """A person who logs in to the web app (``news-monitor users add``); password hashed with argon2."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    role: Mapped[str] = mapped_column(String(20), default=UserRole.VIEWER.value)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+
+class WebSession(Base):
+    """A logged-in browser: the cookie holds a random token, the table its SHA-256 (migration 0009)."""
+
+    __tablename__ = "web_sessions"
+    __table_args__ = (Index("ix_web_sessions_user_id", "user_id"),)
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
+class ApiToken(Base):
+    """A user's read-only token for the Atom, JSON Feed and API URLs; ``revoked_at`` ends it."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (Index("ix_api_tokens_user_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class LoginFailure(Base):
+    """A refused login, kept a while: too many per address and account are refused outright."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_address_at", "address", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    address: Mapped[str] = mapped_column(String(64))
+    email: Mapped[str] = mapped_column(String(320))
+    at: Mapped[datetime]
