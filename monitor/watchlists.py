@@ -17,6 +17,9 @@ suggested)::
       - {term: ВСУ, exact: true}
     countries: [NP, IN, Cuba]              # ISO 3166-1 alpha-2 codes or names
     exclude: [video game]                  # an article with one of these never matches
+    examples:                              # optional; teach the relevance model
+      - {text: "Nepali recruits ask to come home", relevant: true}
+      - {text: "Nepal wins the cricket cup", relevant: false}
     rule: …                                # optional; see monitor.matching.rules
 
 Errors raise :class:`WatchlistError` naming the file, the line and the key path
@@ -78,7 +81,9 @@ TOP_KEYS = (
     "countries",
     "exclude",
     "rule",
+    "examples",
 )
+EXAMPLE_KEYS = ("text", "relevant")
 TERM_KEYS = ("term", "case", "exact")
 RULE_KEYS = ("any", "all", "not", "near", "within", "keywords", "countries")
 DEFAULT_SCHEDULE = "daily 08:00"
@@ -118,6 +123,8 @@ class Watchlist:
     exclude: tuple[TermSpec, ...] = ()
     rule: Rule | None = None  # None: the default rule (a keyword and a listed country)
     country_order: tuple[str, ...] = ()  # the countries as listed in the file
+    # (text, relevant) pairs that teach the relevance model (monitor/relevance/model.py)
+    examples: tuple[tuple[str, bool], ...] = ()
     extra: dict[str, object] = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -257,7 +264,26 @@ class _Reader:
             exclude=exclude,
             rule=rule,
             country_order=tuple(countries),
+            examples=self.examples(data),
         )
+
+    def examples(self, data: CommentedMap) -> tuple[tuple[str, bool], ...]:
+        """``examples:``: each ``{text: …, relevant: true|false}``."""
+        found: list[tuple[str, bool]] = []
+        items = self.sequence(data, "examples")
+        for index, item in enumerate(items):
+            key_path = f"examples[{index}]"
+            line = self.item_line(items, index, self.key_line(data, "examples"))
+            if not isinstance(item, CommentedMap):
+                raise self.fail(line, key_path, "an example is {text: …, relevant: true|false}")
+            self.check_keys(item, EXAMPLE_KEYS, key_path + ".")
+            text, relevant = item.get("text"), item.get("relevant")
+            if not isinstance(text, str) or not text.strip():
+                raise self.fail(line, key_path + ".text", "needs the example's text")
+            if not isinstance(relevant, bool):
+                raise self.fail(line, key_path + ".relevant", "must be true or false")
+            found.append((text.strip(), relevant))
+        return tuple(found)
 
     def text(self, data: CommentedMap, key: str, *, required: bool = False) -> str:
         if key not in data or data[key] is None:
@@ -352,6 +378,8 @@ class _Reader:
         return out
 
     def rule(self, node: Any, key_path: str, line: int | None) -> Rule:
+        if isinstance(node, CommentedMap) and "term" in node:
+            return Term(self.term(node, key_path, line))  # {term: СВО, case: sensitive}
         if isinstance(node, CommentedMap):
             self.check_keys(node, RULE_KEYS, key_path + ".")
             kinds = [k for k in node if k != "within"]

@@ -212,7 +212,7 @@ def test_a_bad_edit_keeps_the_last_good_version(watchlists_dir: Path) -> None:
     assert [str(e) for e in errors] == [
         f"{path}:3: keywrods: unknown key 'keywrods' (did you mean 'keywords'?); "
         "allowed keys: name, description, recipients, schedule, timezone, send_empty, "
-        "keywords, countries, exclude, rule"
+        "keywords, countries, exclude, rule, examples"
     ]
     assert registry.matcher is matcher  # nothing changed: not even recompiled
     assert registry.get("w").keywords[0].text == "recruit*"
