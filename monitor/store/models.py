@@ -201,6 +201,10 @@ class Match(Base):
     # The words as found, per term: [[term, surface], …]; None for older matches.
     found: Mapped[list[Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime]
+    # ``match`` (the rules held), ``possible`` (the model alone: its own digest section) or
+    # ``doubtful`` (the rules held, the model scores it very low): monitor/relevance/verdict.py
+    verdict: Mapped[str] = mapped_column(String(12), default="match", server_default="match")
+    relevance: Mapped[float | None] = mapped_column(Float)
 
     article: Mapped[Article] = relationship()
 
@@ -367,3 +371,42 @@ class LoginFailure(Base):
     address: Mapped[str] = mapped_column(String(64))
     email: Mapped[str] = mapped_column(String(320))
     at: Mapped[datetime]
+
+
+class ArticleVector(Base):
+    """The relevance stage's look at one article: its embedding, or none (no signal).
+
+    Articles without a row are the stage's backlog (monitor/relevance/stage.py).
+    """
+
+    __tablename__ = "article_vectors"
+
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    model: Mapped[str] = mapped_column(String(64))
+    vector: Mapped[bytes | None] = mapped_column(LargeBinary)  # float16; None: no signal
+    created_at: Mapped[datetime]
+
+
+class Feedback(Base):
+    """A user's "relevant" / "not relevant" on a match: never deleted, exportable.
+
+    Title and text are copied, so the relevance model keeps learning from it when the
+    article itself is purged.
+    """
+
+    __tablename__ = "feedback"
+    __table_args__ = (
+        UniqueConstraint("watchlist", "article_id", name="uq_feedback_watchlist_article"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    watchlist: Mapped[str] = mapped_column(String(200), index=True)
+    match_id: Mapped[int | None] = mapped_column(Integer)
+    article_id: Mapped[int | None] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    relevant: Mapped[bool] = mapped_column(Boolean)
+    source: Mapped[str] = mapped_column(String(20))  # cli, web, email
+    created_at: Mapped[datetime]
