@@ -1,113 +1,315 @@
 """Editing watchlist files in place: comments, order and formatting are kept.
 
-The ``add_*``/``remove_*`` functions change one file, validate the result with
-:func:`monitor.watchlists.parse_watchlist` and write nothing unless it is valid; the file is
-replaced atomically.
+A :class:`WatchlistChange` says what to add and remove; :func:`change_text` applies it to a
+file's text (pure: text in, text out, validated with :func:`monitor.watchlists.parse_watchlist`)
+and :func:`apply_change` writes the result, atomically, only when it differs and only when the
+file still holds the text the change was made against (``expected``): an edit made on a page
+opened before someone else changed the file is refused with the difference
+(:class:`WatchlistChanged`). ``add_keywords`` and friends are one-change shortcuts.
+
+Where new items go: at the end of their list, but above a comment that introduces the next
+section (ruamel attaches that comment to the list's last item). Lines the change does not touch
+are written back as they were: no rewrapping (the dump width is effectively unlimited).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import io
 import os
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.tokens import CommentToken
 
 from monitor.matching.gazetteer import UnknownCountry, load_gazetteer
-from monitor.matching.terms import TermError, parse_term
+from monitor.matching.terms import TermError, TermSpec, parse_term
 from monitor.watchlists import Watchlist, WatchlistError, load_watchlist, parse_watchlist
 
-__all__ = ["add_countries", "add_keywords", "remove_countries", "remove_keywords"]
+__all__ = [
+    "WatchlistChange",
+    "WatchlistChanged",
+    "add_countries",
+    "add_keywords",
+    "apply_change",
+    "change_text",
+    "remove_countries",
+    "remove_keywords",
+]
+
+#: wide enough that no line of a watchlist is ever rewrapped when the file is written back
+_NO_WRAP = 1 << 16
+
+
+class WatchlistChanged(WatchlistError):
+    """The file changed on disk since the edit was prepared; ``diff`` shows how."""
+
+    def __init__(self, path: Path, diff: str) -> None:
+        super().__init__(
+            path,
+            None,
+            "",
+            "the file changed since it was opened; nothing was written (reload and edit again)",
+        )
+        self.diff = diff
+
+
+@dataclass(frozen=True)
+class WatchlistChange:
+    """What to add to and remove from a watchlist; terms as written, countries as codes or names.
+
+    ``case_sensitive`` / ``exact`` apply to the added keywords (written as ``{term: …}``).
+    """
+
+    add_keywords: tuple[str, ...] = ()
+    remove_keywords: tuple[str, ...] = ()
+    add_countries: tuple[str, ...] = ()
+    remove_countries: tuple[str, ...] = ()
+    add_exclude: tuple[str, ...] = ()
+    remove_exclude: tuple[str, ...] = ()
+    case_sensitive: bool = False
+    exact: bool = False
+
+    def __bool__(self) -> bool:
+        return any(
+            (
+                self.add_keywords,
+                self.remove_keywords,
+                self.add_countries,
+                self.remove_countries,
+                self.add_exclude,
+                self.remove_exclude,
+            )
+        )
 
 
 def _yaml() -> YAML:
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True
-    yaml.width = 100
+    yaml.width = _NO_WRAP
     yaml.indent(mapping=2, sequence=4, offset=2)
     return yaml
 
 
-def add_keywords(path: Path, terms: Iterable[str], *, case_sensitive: bool = False) -> Watchlist:
+def change_text(text: str, path: Path, change: WatchlistChange) -> tuple[str, Watchlist]:
+    """The file's new text and the watchlist it makes; raises ``WatchlistError`` (nothing written).
+
+    ``text`` must be a valid watchlist. Unchanged when every item was already there.
+    """
+    path = Path(path)
+    parse_watchlist(text, path)  # the file must be valid before we touch it
+    yaml = _yaml()
+    data = yaml.load(text)
+    try:
+        _remove_terms(data, "keywords", change.remove_keywords, path)
+        _remove_terms(data, "exclude", change.remove_exclude, path)
+        _remove_countries(data, _codes(path, change.remove_countries), path)
+        _add_terms(data, "keywords", change.add_keywords, change.case_sensitive, change.exact)
+        _add_terms(data, "exclude", change.add_exclude, False, False)
+        _add_countries(data, _codes(path, change.add_countries))
+    except TermError as exc:
+        raise WatchlistError(path, None, "keywords", str(exc)) from exc
+    except WatchlistError as exc:
+        if exc.path == Path("?"):
+            raise WatchlistError(path, exc.line, exc.key_path, exc.problem) from exc
+        raise
+    buffer = io.StringIO()
+    yaml.dump(data, buffer)
+    new = buffer.getvalue()
+    if new == text or _same_data(yaml, text, data):
+        return text, parse_watchlist(text, path)
+    return new, parse_watchlist(new, path)
+
+
+def apply_change(path: Path, change: WatchlistChange, *, expected: str | None = None) -> Watchlist:
+    """Apply ``change`` to the file and write it (only if something changed).
+
+    ``expected``: the text the change was prepared against; if the file holds something else
+    now, :class:`WatchlistChanged` is raised with the difference and nothing is written.
+    """
+    path = Path(path)
+    load_watchlist(path)  # readable and valid, with the usual errors
+    current = path.read_text(encoding="utf-8")
+    if expected is not None and current != expected:
+        diff = "".join(
+            difflib.unified_diff(
+                expected.splitlines(keepends=True),
+                current.splitlines(keepends=True),
+                fromfile=f"{path.name} (when opened)",
+                tofile=f"{path.name} (now)",
+            )
+        )
+        raise WatchlistChanged(path, diff)
+    new, watchlist = change_text(current, path, change)
+    if new != current:
+        _write(path, new)
+    return watchlist
+
+
+def add_keywords(
+    path: Path, terms: Iterable[str], *, case_sensitive: bool = False, exact: bool = False
+) -> Watchlist:
     """Append terms to ``keywords:`` (skipping ones already there); comments are kept.
 
-    ``case_sensitive`` writes each as ``{term: …, case: sensitive}``.
+    ``case_sensitive`` / ``exact`` write each as ``{term: …, case: sensitive, exact: true}``.
     """
-    wanted = list(terms)
-
-    def edit(data: CommentedMap) -> None:
-        for term in wanted:
-            parse_term(term)  # a bad term fails before anything is written
-        keywords = _ensure_seq(data, "keywords")
-        existing = {_term_text(item) for item in keywords}
-        for term in wanted:
-            if term not in existing:
-                if case_sensitive:
-                    item = CommentedMap([("term", term), ("case", "sensitive")])
-                    item.fa.set_flow_style()
-                    keywords.append(item)
-                else:
-                    keywords.append(term)
-                existing.add(term)
-
-    return _edit(path, edit)
+    change = WatchlistChange(add_keywords=tuple(terms), case_sensitive=case_sensitive, exact=exact)
+    return apply_change(path, change)
 
 
 def remove_keywords(path: Path, terms: Iterable[str]) -> Watchlist:
     """Remove terms from ``keywords:``; a term that is not there is an error."""
-    wanted = list(terms)
-
-    def edit(data: CommentedMap) -> None:
-        keywords = data.get("keywords") or []
-        present = [_term_text(item) for item in keywords]
-        missing = [term for term in wanted if term not in present]
-        if missing:
-            raise WatchlistError(
-                path, None, "keywords", f"not a keyword here: {', '.join(map(repr, missing))}"
-            )
-        for index in reversed(range(len(keywords))):
-            if _term_text(keywords[index]) in wanted:
-                del keywords[index]
-
-    return _edit(path, edit)
+    return apply_change(path, WatchlistChange(remove_keywords=tuple(terms)))
 
 
 def add_countries(path: Path, countries: Iterable[str]) -> Watchlist:
     """Append countries (codes or names, stored as codes) to ``countries:``."""
-    codes = _codes(path, countries)
-
-    def edit(data: CommentedMap) -> None:
-        seq = _ensure_seq(data, "countries")
-        gazetteer = load_gazetteer()
-        existing = {_safe_code(gazetteer, item) for item in seq}
-        for code in codes:
-            if code not in existing:
-                seq.append(code)
-                existing.add(code)
-
-    return _edit(path, edit)
+    return apply_change(path, WatchlistChange(add_countries=tuple(countries)))
 
 
 def remove_countries(path: Path, countries: Iterable[str]) -> Watchlist:
     """Remove countries (codes or names) from ``countries:``."""
-    codes = _codes(path, countries)
+    return apply_change(path, WatchlistChange(remove_countries=tuple(countries)))
 
-    def edit(data: CommentedMap) -> None:
-        seq = data.get("countries") or []
-        gazetteer = load_gazetteer()
-        present = [_safe_code(gazetteer, item) for item in seq]
-        missing = [code for code in codes if code not in present]
-        if missing:
-            raise WatchlistError(path, None, "countries", f"not listed here: {', '.join(missing)}")
-        for index in reversed(range(len(seq))):
-            if present[index] in codes:
-                del seq[index]
 
-    return _edit(path, edit)
+# --- the edits, on the round-trip data --------------------------------------------------------
+
+
+def _add_terms(
+    data: CommentedMap, key: str, terms: tuple[str, ...], case_sensitive: bool, exact: bool
+) -> None:
+    if not terms:
+        return
+    specs = [parse_term(term, case_sensitive=case_sensitive, exact=exact) for term in terms]
+    seq = _ensure_seq(data, key)
+    existing = {_identity(spec) for spec in (_item_spec(item) for item in seq) if spec}
+    items: list[Any] = []
+    for term, spec in zip(terms, specs, strict=True):
+        if _identity(spec) in existing:
+            continue
+        existing.add(_identity(spec))
+        if case_sensitive or exact:
+            item = CommentedMap([("term", term)])
+            if case_sensitive:
+                item["case"] = "sensitive"
+            if exact:
+                item["exact"] = True
+            item.fa.set_flow_style()
+            items.append(item)
+        else:
+            items.append(term)
+    _append(seq, items)
+
+
+def _remove_terms(data: CommentedMap, key: str, terms: tuple[str, ...], path: Path) -> None:
+    if not terms:
+        return
+    seq = data.get(key)
+    if not isinstance(seq, CommentedSeq):
+        seq = CommentedSeq()
+    present = [_term_text(item) for item in seq]
+    missing = [term for term in terms if term not in present]
+    if missing:
+        noun = "a keyword" if key == "keywords" else "an exclusion"
+        raise WatchlistError(path, None, key, f"not {noun} here: {', '.join(map(repr, missing))}")
+    for index in reversed(range(len(seq))):
+        if present[index] in terms:
+            _delete(seq, index)
+
+
+def _add_countries(data: CommentedMap, codes: list[str]) -> None:
+    if not codes:
+        return
+    seq = _ensure_seq(data, "countries")
+    gazetteer = load_gazetteer()
+    existing = {_safe_code(gazetteer, item) for item in seq}
+    items: list[Any] = []
+    for code in codes:
+        if code not in existing:
+            items.append(code)
+            existing.add(code)
+    _append(seq, items)
+
+
+def _remove_countries(data: CommentedMap, codes: list[str], path: Path) -> None:
+    if not codes:
+        return
+    seq = data.get("countries")
+    if not isinstance(seq, CommentedSeq):
+        seq = CommentedSeq()
+    gazetteer = load_gazetteer()
+    present = [_safe_code(gazetteer, item) for item in seq]
+    missing = [code for code in codes if code not in present]
+    if missing:
+        raise WatchlistError(path, None, "countries", f"not listed here: {', '.join(missing)}")
+    for index in reversed(range(len(seq))):
+        if present[index] in codes:
+            _delete(seq, index)
+
+
+def _append(seq: CommentedSeq, items: list[Any]) -> None:
+    """Append to a list, keeping the comment after its last item below the new items.
+
+    ruamel keeps what follows an item up to the next key (its end-of-line comment, blank lines,
+    the comment introducing the next section) as one token on that item: appending naively puts
+    the new items below the next section's comment. The token is split: the end-of-line comment
+    stays, the rest moves to the new last item.
+    """
+    if not items:
+        return
+    last = len(seq) - 1
+    seq.extend(items)
+    entry = seq.ca.items.get(last) if last >= 0 else None
+    if not entry or not isinstance(entry[0], CommentToken):
+        return
+    token = entry[0]
+    value = token.value
+    cut = value.find("\n")
+    if cut < 0 or not value[cut + 1 :]:
+        return
+    head, tail = value[: cut + 1], value[cut + 1 :]
+    if head.strip():
+        token.value = head
+    else:
+        entry[0] = None
+        if all(part is None for part in entry):
+            del seq.ca.items[last]
+    seq.ca.items[len(seq) - 1] = [
+        CommentToken("\n" + tail, token.start_mark, None),
+        None,
+        None,
+        None,
+    ]
+
+
+def _delete(seq: CommentedSeq, index: int) -> None:
+    """Delete an item; the section comment it carried (if it was last) moves to the new last."""
+    entry = seq.ca.items.get(index)
+    last = index == len(seq) - 1
+    del seq[index]
+    if not last or not entry or not isinstance(entry[0], CommentToken) or not len(seq):
+        return
+    value = entry[0].value
+    cut = value.find("\n")
+    tail = value[cut + 1 :] if cut >= 0 else ""
+    if not tail:
+        return
+    keep = seq.ca.items.get(len(seq) - 1)
+    if keep and isinstance(keep[0], CommentToken):
+        keep[0].value = keep[0].value.rstrip("\n") + "\n" + tail
+    else:
+        seq.ca.items[len(seq) - 1] = [
+            CommentToken("\n" + tail, entry[0].start_mark, None),
+            None,
+            None,
+            None,
+        ]
 
 
 def _codes(path: Path, countries: Iterable[str]) -> list[str]:
@@ -134,6 +336,25 @@ def _term_text(item: Any) -> str:
     return str(item)
 
 
+def _item_spec(item: Any) -> TermSpec | None:
+    """The term an item of the file stands for (None for what is not a valid term)."""
+    try:
+        if isinstance(item, dict):
+            return parse_term(
+                str(item.get("term", "")),
+                case_sensitive=item.get("case") == "sensitive",
+                exact=item.get("exact") is True,
+            )
+        return parse_term(str(item))
+    except TermError:
+        return None
+
+
+def _identity(spec: TermSpec) -> TermSpec:
+    """A term as matched, whatever its spelling (``SAWDUST*`` is ``sawdust*``)."""
+    return dataclasses.replace(spec, text="")
+
+
 def _ensure_seq(data: CommentedMap, key: str) -> CommentedSeq:
     value = data.get(key)
     if value is None:
@@ -144,24 +365,12 @@ def _ensure_seq(data: CommentedMap, key: str) -> CommentedSeq:
     return value
 
 
-def _edit(path: Path, change: Callable[[CommentedMap], None]) -> Watchlist:
-    """Load with comments, change, validate the result, then replace the file atomically."""
-    path = Path(path)
-    load_watchlist(path)  # the file must be valid before we touch it
-    yaml = _yaml()
-    data = yaml.load(path.read_text(encoding="utf-8"))
-    try:
-        change(data)
-    except TermError as exc:
-        raise WatchlistError(path, None, "keywords", str(exc)) from exc
-    except WatchlistError as exc:
-        if exc.path == Path("?"):
-            raise WatchlistError(path, exc.line, exc.key_path, exc.problem) from exc
-        raise
-    buffer = io.StringIO()
-    yaml.dump(data, buffer)
-    text = buffer.getvalue()
-    watchlist = parse_watchlist(text, path)
+def _same_data(yaml: YAML, text: str, data: CommentedMap) -> bool:
+    """Whether ``data`` still equals what ``text`` holds (an edit that added nothing)."""
+    return bool(yaml.load(text) == data)
+
+
+def _write(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -170,4 +379,3 @@ def _edit(path: Path, change: Callable[[CommentedMap], None]) -> Watchlist:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return watchlist

@@ -34,7 +34,7 @@ import difflib
 import hashlib
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,12 +60,14 @@ from monitor.matching.rules import (
 from monitor.matching.spec import MatchSpec
 from monitor.matching.terms import TermError, TermSpec, parse_term
 from monitor.schedules import Schedule, ScheduleError, parse_schedule, parse_timezone
+from monitor.watchlist_mistakes import merged_item, yaml_error
 
 __all__ = [
     "Watchlist",
     "WatchlistError",
     "WatchlistNotFound",
     "WatchlistRegistry",
+    "duplicate_slugs",
     "load_watchlist",
     "parse_watchlist",
 ]
@@ -165,12 +167,13 @@ def parse_watchlist(text: str, path: Path) -> Watchlist:
     try:
         data = _yaml().load(text)
     except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        problem = exc.problem or exc.context or "invalid YAML"
+        line, problem = yaml_error(exc)
         raise WatchlistError(path, line, "", f"invalid YAML: {problem}") from exc
     except YAMLError as exc:
         raise WatchlistError(path, None, "", f"invalid YAML: {exc}") from exc
+    merged = merged_item(text)
+    if merged is not None:
+        raise WatchlistError(path, merged.line, merged.key_path, merged.message)
     return _Reader(path).watchlist(data)
 
 
@@ -302,6 +305,13 @@ class _Reader:
         value = data.get(key)
         if value is None:
             return []
+        if key == "countries" and isinstance(value, str) and value.lower() in ("all", "any"):
+            raise self.fail(
+                self.key_line(data, key),
+                key,
+                "to match articles about any country, leave countries: out (or write "
+                "countries: []); list codes to require one of them (countries: [NP, IN])",
+            )
         if isinstance(value, str):
             raise self.fail(
                 self.key_line(data, key), key, f"must be a list (write '{key}: [{value}]')"
@@ -339,6 +349,15 @@ class _Reader:
     def term(self, item: Any, key_path: str, line: int | None) -> TermSpec:
         try:
             if isinstance(item, CommentedMap):
+                if len(item) == 1 and "term" not in item:
+                    # "- PMC: Wagner" unquoted is a mapping: say so before "unknown key"
+                    key, value = next(iter(item.items()))
+                    raise self.fail(
+                        line,
+                        key_path,
+                        f"'{key}: {value}' is read as a key and a value; "
+                        f'to match the text, quote it: - "{key}: {value}"',
+                    )
                 self.check_keys(item, TERM_KEYS, key_path + ".")
                 if "term" not in item:
                     raise self.fail(line, key_path, "a term mapping needs 'term:'")
@@ -442,6 +461,30 @@ class _Reader:
         return Near(first, second, within)
 
 
+def duplicate_slugs(paths: Iterable[Path]) -> dict[Path, WatchlistError]:
+    """Files that name a watchlist another file already names (``x.yml`` beside ``x.yaml``).
+
+    The first of each name in the order ``.yaml``, ``.yml`` is loaded; each other one is not,
+    and its error says why.
+    """
+    first: dict[str, Path] = {}
+    out: dict[Path, WatchlistError] = {}
+    order = {suffix: index for index, suffix in enumerate(WATCHLIST_SUFFIXES)}
+    for path in sorted(paths, key=lambda p: (p.stem, order.get(p.suffix, 99), p.name)):
+        if path.stem in first:
+            other = first[path.stem]
+            out[path] = WatchlistError(
+                path,
+                None,
+                "",
+                f"{path.name} and {other.name} are both watchlist {path.stem!r}: "
+                f"{path.name} is not loaded; delete or rename one of them",
+            )
+        else:
+            first[path.stem] = path
+    return out
+
+
 # --- the registry -------------------------------------------------------------------------
 
 
@@ -492,9 +535,11 @@ class WatchlistRegistry:
                     continue
                 files[path] = (digest, watchlist)
                 changed = True
-            errors += self._duplicate_names(files)
+            duplicates = duplicate_slugs(paths)
+            errors += duplicates.values()
             if changed:
-                watchlists = tuple(sorted((w for _, w in files.values()), key=lambda w: w.slug))
+                loaded = (w for path, (_, w) in files.items() if path not in duplicates)
+                watchlists = tuple(sorted(loaded, key=lambda w: w.slug))
                 matcher = Matcher.compile([w.to_spec() for w in watchlists])
                 self._snapshot = _Snapshot(watchlists, matcher)
             self._files = files
@@ -511,21 +556,6 @@ class WatchlistRegistry:
             and path.is_file()
             and not path.name.startswith(".")
         )
-
-    @staticmethod
-    def _duplicate_names(files: dict[Path, tuple[str, Watchlist]]) -> list[WatchlistError]:
-        errors: list[WatchlistError] = []
-        slugs: dict[str, Path] = {}
-        for path in sorted(files):
-            slug = files[path][1].slug
-            if slug in slugs:
-                errors.append(
-                    WatchlistError(
-                        path, None, "", f"same slug {slug!r} as {slugs[slug].name}: rename one"
-                    )
-                )
-            slugs[slug] = path
-        return errors
 
     def _current(self) -> _Snapshot:
         snapshot = self._snapshot

@@ -132,7 +132,7 @@ def test_defaults(tmp_path: Path) -> None:
             "name: X\nkeywords: [a]\nrule:\n  near: [a, b]\n  within: -1\n",
             "x.yaml:5: rule.within: must be a whole number",
         ),
-        ("name: X\nkeywords: [a\n", "x.yaml:3: invalid YAML"),
+        ("name: X\nkeywords: [a\n", "x.yaml:2: invalid YAML"),
         ("name: X\nname: Y\nkeywords: [a]\n", "x.yaml:2: invalid YAML"),
         ("- a\n- b\n", "x.yaml:1: a watchlist is a mapping"),
         ("", "x.yaml:1: the file is empty"),

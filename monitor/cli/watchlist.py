@@ -17,6 +17,7 @@ from monitor.watchlists import (
     Watchlist,
     WatchlistError,
     WatchlistRegistry,
+    duplicate_slugs,
     load_watchlist,
 )
 
@@ -147,7 +148,12 @@ def check(files: tuple[Path, ...]) -> None:
             )
         paths = sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml"))
     bad = 0
+    duplicates = duplicate_slugs(paths)
     for path in paths:
+        if path in duplicates:
+            bad += 1
+            click.echo(f"error {duplicates[path]}")
+            continue
         try:
             w = load_watchlist(path)
         except WatchlistError as exc:
@@ -178,7 +184,8 @@ def add_keyword(name: str, terms: tuple[str, ...], case_sensitive: bool) -> None
         after = add_keywords(before.path, terms, case_sensitive=case_sensitive)
     old = {t.text for t in before.keywords}
     added = [t.text for t in after.keywords if t.text not in old]
-    _report("Added", "keyword", added, after, [t for t in terms if t not in added], "already there")
+    skipped = list(dict.fromkeys(t for t in terms if t not in added))
+    _report("Added", "keyword", added, after, skipped, "already there")
 
 
 @watchlist.command("remove-keyword")
@@ -237,4 +244,7 @@ def _report(
         )
     if skipped:
         click.echo(f"Skipped ({why}): {', '.join(skipped)}")
-    click.echo(f"Saved {watchlist.path}")
+    if items:
+        click.echo(f"Saved {watchlist.path}")
+    else:
+        click.echo(f"Nothing changed: {watchlist.path} not written")
