@@ -89,7 +89,7 @@ def test_recognises(text: str, expected: list[str]) -> None:
         ("перу и чернила", []),
         # a cue or a counter-cue decides the ambiguous ones
         ("Georgia's governor Brian Kemp in Atlanta", []),
-        ("Georgia's parliament in Tbilisi", ["GE"]),
+        ("Georgia's parliament in Tbilisi", ["GE", "GE"]),  # the city is a hit too
         ("recruits from Georgia and Armenia", ["GE", "AM"]),
         ("Chad Le Clos won the butterfly", []),
         ("soldiers from Chad", ["TD"]),
@@ -100,7 +100,7 @@ def test_recognises(text: str, expected: list[str]) -> None:
         ("Roast Turkey with gravy", []),
         ("Turkey and the Turkish army; roast lamb", ["TR", "TR"]),
         ("Turkey closed its border", ["TR"]),
-        ("Indian citizens in Russia, said New Delhi", ["IN", "RU"]),
+        ("Indian citizens in Russia, said New Delhi", ["IN", "RU", "IN"]),
     ],
 )
 def test_ambiguity_rules(text: str, expected: list[str]) -> None:

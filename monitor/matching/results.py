@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 Where = Literal["title", "body"]
+#: how the text named the place: the country's name (or demonym), one of its cities, a region
+CountryKind = Literal["name", "city", "region"]
 
 
 @dataclass(frozen=True)
@@ -26,14 +28,26 @@ class TermHit:
 
 @dataclass(frozen=True)
 class CountryHit:
-    """A country recognised in the text: ``O'zbekiston`` → ``UZ``."""
+    """A country recognised in the text: ``O'zbekiston`` → ``UZ``; ``Tashkent`` → ``UZ`` (kind
+    city); ``Central Asian`` → ``central-asia`` (kind region, a slug rather than an ISO code)."""
 
-    code: str  # ISO 3166-1 alpha-2, or a user-assigned code for territories (e.g. XK, XA)
+    code: str  # ISO 3166-1 alpha-2, a user-assigned code (XK, XA), or a region slug
     name: str  # English short name, for display
     surface: str
     where: Where
     start: int
     end: int
+    kind: CountryKind = "name"
+
+    @property
+    def label(self) -> str:
+        """How an explanation names it: "Uzbekistan (UZ)", "Uzbekistan (UZ, by the city
+        Tashkent)", "Central Asia (region, as 'Central Asian')"."""
+        if self.kind == "city":
+            return f"{self.name} ({self.code}, by the city {self.surface})"
+        if self.kind == "region":
+            return f"{self.name} (region, as {self.surface!r})"
+        return f"{self.name} ({self.code})"
 
 
 @dataclass(frozen=True)
