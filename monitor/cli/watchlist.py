@@ -1,18 +1,29 @@
-"""``news-monitor watchlist …``: list, show, check and edit the watchlist files.
+"""``news-monitor watchlist …``: list, show, check and edit the watchlist files; test and rematch.
 
-These commands read MONITOR_WATCHLISTS_DIR only; they do not open the database (checking a
-watchlist in CI should not create one).
+list, show, check and the edits read MONITOR_WATCHLISTS_DIR only; they do not open the database
+(checking a watchlist in CI should not create one). ``test`` (the backtest of a change) and
+``rematch`` read the stored articles, and ``show`` the unsubscribed recipients when a database
+exists.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
 
-from monitor.cli._common import UserError, echo_json, load_settings, user_errors
+from monitor.backtest import BacktestReport, backtest, found_words
+from monitor.cli._common import UserError, echo_json, load_settings, open_app, plural, user_errors
 from monitor.matching.gazetteer import load_gazetteer
-from monitor.watchlist_edit import add_countries, add_keywords, remove_countries, remove_keywords
+from monitor.watchlist_edit import (
+    WatchlistChange,
+    add_countries,
+    add_keywords,
+    change_text,
+    remove_countries,
+    remove_keywords,
+)
 from monitor.watchlists import (
     Watchlist,
     WatchlistError,
@@ -248,3 +259,139 @@ def _report(
         click.echo(f"Saved {watchlist.path}")
     else:
         click.echo(f"Nothing changed: {watchlist.path} not written")
+
+
+# --- backtest and rematch: these open the database -------------------------------------------
+
+
+@watchlist.command("test")
+@click.argument("name")
+@click.option("--add-keyword", "add_kw", multiple=True, metavar="TERM", help="Add a keyword.")
+@click.option(
+    "--remove-keyword", "remove_kw", multiple=True, metavar="TERM", help="Remove a keyword."
+)
+@click.option("--add-country", "add_co", multiple=True, metavar="C", help="Add a country.")
+@click.option("--remove-country", "remove_co", multiple=True, metavar="C", help="Remove a country.")
+@click.option("--exclude", "add_ex", multiple=True, metavar="TERM", help="Add an exclusion.")
+@click.option(
+    "--remove-exclude", "remove_ex", multiple=True, metavar="TERM", help="Remove an exclusion."
+)
+@click.option("--case-sensitive", is_flag=True, help="Added keywords match only as capitalised.")
+@click.option("--exact", is_flag=True, help="Added keywords match only as written (no forms).")
+@click.option(
+    "--days",
+    default=30,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Articles first seen in the last N days.",
+)
+@click.option(
+    "--limit",
+    default=20,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Articles listed per side (all are counted).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def test(
+    name: str,
+    add_kw: tuple[str, ...],
+    remove_kw: tuple[str, ...],
+    add_co: tuple[str, ...],
+    remove_co: tuple[str, ...],
+    add_ex: tuple[str, ...],
+    remove_ex: tuple[str, ...],
+    case_sensitive: bool,
+    exact: bool,
+    days: int,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """Backtest a change: what it would add and remove over the stored articles.
+
+    The change is applied to a copy of the watchlist in memory (the file is not written);
+    every article first seen in the last --days is matched against both versions.
+    """
+    change = WatchlistChange(
+        add_keywords=add_kw,
+        remove_keywords=remove_kw,
+        add_countries=add_co,
+        remove_countries=remove_co,
+        add_exclude=add_ex,
+        remove_exclude=remove_ex,
+        case_sensitive=case_sensitive,
+        exact=exact,
+    )
+    if not change:
+        raise UserError(
+            "nothing to test: give a change, e.g. --add-keyword TERM, --remove-keyword TERM, "
+            "--add-country C, --exclude TERM"
+        )
+    with open_app(watchlists="files", create=False) as app:
+        before = app.watchlists.get(name)
+        _, after = change_text(before.path.read_text(encoding="utf-8"), before.path, change)
+        until = datetime.now(UTC)
+        report = backtest(
+            app.sessions,
+            before.to_spec(),
+            after.to_spec(),
+            since=until - timedelta(days=days),
+            until=until,
+            keep=limit,
+        )
+    if as_json:
+        echo_json({"change": _change_words(change), **report.to_json()})
+        return
+    _print_backtest(report, change, days)
+
+
+def _change_words(change: WatchlistChange) -> list[str]:
+    words = [f"+keyword {t}" for t in change.add_keywords]
+    words += [f"-keyword {t}" for t in change.remove_keywords]
+    words += [f"+country {c}" for c in change.add_countries]
+    words += [f"-country {c}" for c in change.remove_countries]
+    words += [f"+exclude {t}" for t in change.add_exclude]
+    words += [f"-exclude {t}" for t in change.remove_exclude]
+    return words
+
+
+def _print_backtest(report: BacktestReport, change: WatchlistChange, days: int) -> None:
+    gazetteer = load_gazetteer()
+    since = report.since.strftime("%Y-%m-%d %H:%M UTC")
+    click.echo(
+        f"Backtest of {report.watchlist}: {'; '.join(_change_words(change))}, over "
+        f"{plural(report.examined, 'article')} first seen in the last {plural(days, 'day')} "
+        f"(since {since})."
+    )
+    click.echo(
+        f"Matches: {report.before} now, {report.after} with the change: "
+        f"{report.added.count} added, {report.removed.count} removed."
+    )
+    for title, side, why_other in (
+        ("Added", report.added, "before"),
+        ("Removed", report.removed, "now"),
+    ):
+        if not side.count:
+            continue
+        click.echo("")
+        click.echo(f"{title} ({side.count}):")
+        countries = ", ".join(
+            f"{gazetteer.name(code)} ({code}) {n}" if code else f"no listed country {n}"
+            for code, n in side.by_country
+        )
+        click.echo(f"  by country: {countries}")
+        click.echo(f"  by source:  {', '.join(f'{s} {n}' for s, n in side.by_source)}")
+        for item in side.items:
+            a = item.article
+            click.echo(f"  {a.published_at.strftime('%Y-%m-%d %H:%M')}  {a.title}  ({a.source})")
+            if a.url:
+                click.echo(f"      {a.url}")
+            click.echo(f"      {item.result.rule}")
+            words = found_words(item.result)
+            if words:
+                click.echo(f"      words: {', '.join(words)}")
+            click.echo(f"      {why_other}: {item.other.rule}")
+        if side.count > len(side.items):
+            click.echo(f"  … and {side.count - len(side.items)} more (--limit, --json)")
+    click.echo("")
+    click.echo(f"Matched {plural(report.examined, 'article')} in {report.seconds:.1f} s.")

@@ -1,0 +1,182 @@
+"""``watchlist test`` (backtest a change) and ``watchlist rematch``, on a store filled by a real poll.
+
+The known history: one loopback feed with five articles, polled once through the CLI; one of
+them is then dated 40 days back (first seen and published) so that the window leaves it out.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from sqlalchemy import create_engine, update
+
+from monitor.backtest import compare
+from monitor.cli import cli
+from monitor.matching.terms import parse_term
+from monitor.store.models import Article
+from monitor.store.window import WindowArticle
+from monitor.watchlists import parse_watchlist
+from tests.servers import FeedServer, Resource
+from tests.test_ingest_poll import item, rss
+
+WATCHLIST = """\
+name: Recruitment
+recipients: [desk@example.org]
+keywords:
+  - recruit*
+countries: [NP, UZ]
+"""
+
+NOW = datetime.now(UTC)
+ARTICLES = [
+    ("a1", "Snow closes the passes above Kathmandu", "Heavy snow fell on Nepal's hills overnight."),
+    (
+        "a2",
+        "Agents recruited Uzbek builders for the army",
+        "Families in Samarkand say the recruiters promised wages in Uzbekistan.",
+    ),
+    (
+        "a3",
+        "Recruits from Nepal on hunger strike",
+        "Nepali recruits held at a camp began a hunger strike on Monday.",
+    ),
+    ("a4", "A quiet week for the markets", "Prices barely moved anywhere."),
+    (
+        "a5",
+        "Snow and recruiting offices in Pokhara",
+        "Recruitment offices in Nepal stayed open through the snow.",
+    ),
+]
+
+
+def run(env: dict[str, str], *args: str) -> Result:
+    return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+
+
+@pytest.fixture
+def env(
+    tmp_path: Path, watchlists_dir: Path, database_url: str, feed_server: FeedServer
+) -> dict[str, str]:
+    (watchlists_dir / "recruitment.yaml").write_text(WATCHLIST, encoding="utf-8")
+    env = {
+        "MONITOR_DATABASE_URL": database_url,
+        "MONITOR_WATCHLISTS_DIR": str(watchlists_dir),
+        "MONITOR_OUTBOX_DIR": str(tmp_path / "outbox"),
+        "MONITOR_ALLOW_PRIVATE_ADDRESSES": "true",
+        "MONITOR_IMPORT_DEFAULT_FEEDS": "false",
+    }
+    items = [
+        item(guid, title, text, link=f"https://wire.example.org/{guid}", date=NOW)
+        for guid, title, text in ARTICLES
+    ]
+    url = feed_server.add("/rss", Resource(rss(*items, title="Hill Wire")))
+    assert run(env, "feeds", "add", url).exit_code == 0
+    polled = run(env, "poll")
+    assert polled.exit_code == 0, polled.output
+    # a5 is old history: outside a 30-day window
+    engine = create_engine(database_url)
+    with engine.begin() as connection:
+        old = NOW - timedelta(days=40)
+        connection.execute(
+            update(Article)
+            .where(Article.entry_id == "a5")
+            .values(first_seen_at=old, published_at=old)
+        )
+    engine.dispose()
+    return env
+
+
+def test_backtest_lists_what_a_change_adds_and_removes(env: dict[str, str]) -> None:
+    result = run(
+        env,
+        "watchlist",
+        "test",
+        "recruitment",
+        "--add-keyword",
+        "snow",
+        "--exclude",
+        "hunger strike",
+        "--days",
+        "30",
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith(
+        "Backtest of recruitment: +keyword snow; +exclude hunger strike, over 4 articles "
+        "first seen in the last 30 days (since "
+    )
+    assert lines[1:-1] == [
+        "Matches: 2 now, 2 with the change: 1 added, 1 removed.",
+        "",
+        "Added (1):",
+        "  by country: Nepal (NP) 1",
+        "  by source:  Hill Wire 1",
+        f"  {NOW:%Y-%m-%d %H:%M}  Snow closes the passes above Kathmandu  (Hill Wire)",
+        "      https://wire.example.org/a1",
+        "      matched: keyword 'snow' and listed country Nepal (NP)",
+        "      words: Snow, snow",
+        "      before: not matched: no keyword found",
+        "",
+        "Removed (1):",
+        "  by country: Nepal (NP) 1",
+        "  by source:  Hill Wire 1",
+        f"  {NOW:%Y-%m-%d %H:%M}  Recruits from Nepal on hunger strike  (Hill Wire)",
+        "      https://wire.example.org/a3",
+        "      matched: keyword 'recruit*' and listed country Nepal (NP)",
+        "      words: Recruits, recruits",
+        "      now: rule all of (any keyword, any listed country) held, but excluded by "
+        "'hunger strike'",
+        "",
+    ]
+    assert lines[-1].startswith("Matched 4 articles in ")
+    # nothing was written: the file and the stored matches are as they were
+    assert "snow" not in (Path(env["MONITOR_WATCHLISTS_DIR"]) / "recruitment.yaml").read_text()
+
+
+def test_backtest_json_and_a_wider_window(env: dict[str, str]) -> None:
+    result = run(
+        env, "watchlist", "test", "recruitment", "--add-keyword", "snow", "--days", "60", "--json"
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["change"] == ["+keyword snow"]
+    assert (report["examined"], report["matches_before"], report["matches_after"]) == (5, 3, 4)
+    assert report["removed"]["count"] == 0
+    added = report["added"]
+    assert added["count"] == 1
+    assert added["by_country"] == [{"code": "NP", "count": 1}]
+    (only,) = added["items"]
+    assert only["title"] == "Snow closes the passes above Kathmandu"
+    assert only["words"] == ["Snow", "snow"]
+
+
+def test_backtest_errors_are_one_line(env: dict[str, str]) -> None:
+    nothing = run(env, "watchlist", "test", "recruitment")
+    assert nothing.exit_code == 2
+    assert nothing.output.startswith("Error: nothing to test: give a change")
+    bad = run(env, "watchlist", "test", "recruitment", "--add-keyword", "x*")
+    assert bad.exit_code == 2
+    assert bad.output.startswith("Error: ") and "the prefix 'x' is too short" in bad.output
+    unknown = run(env, "watchlist", "test", "nope", "--add-keyword", "snow")
+    assert unknown.exit_code == 2
+    assert unknown.output.startswith("Error: no watchlist 'nope'")
+
+
+def test_compare_is_pure_and_counts_every_article_but_lists_keep(tmp_path: Path) -> None:
+    before = parse_watchlist(WATCHLIST, tmp_path / "r.yaml").to_spec()
+    after = before.__class__(
+        before.slug, (*before.keywords, parse_term("snow")), before.countries, before.exclude
+    )
+    articles = [
+        WindowArticle(n, f"Snow in Nepal, day {n}", "", None, f"Wire {n % 3}", NOW, NOW)
+        for n in range(1, 11)
+    ]
+    report = compare(before, after, [articles[:4], articles[4:]], since=NOW, until=NOW, keep=3)
+    assert (report.examined, report.before, report.after) == (10, 0, 10)
+    assert report.added.count == 10 and len(report.added.items) == 3
+    assert report.added.by_source == (("Wire 1", 4), ("Wire 0", 3), ("Wire 2", 3))
+    assert report.removed.count == 0
