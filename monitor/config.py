@@ -89,9 +89,15 @@ class Settings(BaseSettings):
         8080,
         ge=0,
         le=65535,
-        description="Port of /healthz and /metrics while running; 0 turns it off.",
+        description="Port of the web app, /healthz and /metrics (run, web); 0 turns it off.",
     )
-    http_host: str = Field("127.0.0.1", description="Address /healthz and /metrics listen on.")
+    http_host: str = Field(
+        "127.0.0.1", description="Address the web app, /healthz and /metrics listen on."
+    )
+    http_forwarded_allow_ips: str = Field(
+        "127.0.0.1",
+        description="Reverse proxies whose X-Forwarded-Proto/-For are trusted (comma-separated, *).",
+    )
     digest_batch_minutes: int = Field(
         5,
         ge=0,

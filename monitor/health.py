@@ -6,27 +6,25 @@ by ``monitor.store.health`` and from the running process) and returns a frozen
 ``news-monitor status``, ``/healthz`` (503 unless ``ok``), ``/metrics`` and the admin's
 message (``alerts.operator``) all show the same ``Health``.
 
-The rest of this module is the small HTTP server of ``news-monitor run``: ``/healthz``
-and ``/metrics`` (Prometheus text: table counts are read at scrape time, so several
-processes agree; job counters and durations come from this process).
+The rest of this module is what ``/healthz`` and ``/metrics`` answer (served by the web
+app, ``monitor.web.health``): Prometheus text whose table counts are read at scrape time,
+so several processes agree; job counters and durations come from this process.
 """
 
 from __future__ import annotations
 
 import errno
-import json
 import logging
 import sys
-import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
@@ -38,7 +36,6 @@ from monitor.store.status import StoreSummary, summarize
 
 if TYPE_CHECKING:
     from monitor.app import App
-    from monitor.service import Service
 
 
 class HealthStatus(StrEnum):
@@ -379,17 +376,20 @@ class Metrics:
         )
 
 
-class _StoreCollector(Collector):
-    def __init__(self, service: Service) -> None:
-        self.service = service
+class StoreCollector(Collector):
+    """The health and the store's counts as gauges, read at scrape time (processes agree)."""
+
+    def __init__(self, app: App, facts: Callable[[datetime], HealthFacts]) -> None:
+        self.app = app
+        self.facts = facts
 
     def collect(self) -> Iterator[Metric]:
         now = datetime.now(UTC)
-        facts = self.service.health_facts(now)
-        health = assess(facts, HealthThresholds.from_settings(self.service.app.settings))
+        facts = self.facts(now)
+        health = assess(facts, HealthThresholds.from_settings(self.app.settings))
         yield from health_metrics(health, facts)
         if facts.database_error is None:
-            with self.service.app.sessions() as session:
+            with self.app.sessions() as session:
                 summary = summarize(session)
             yield from store_metrics(summary)
 
@@ -492,10 +492,9 @@ def health_body(health: Health, facts: HealthFacts) -> dict[str, Any]:
     return body
 
 
-def health(service: Service) -> tuple[int, dict[str, Any]]:
+def health(app: App, facts: HealthFacts) -> tuple[int, dict[str, Any]]:
     """(HTTP status, body) of /healthz: 200 when ``ok``, else 503."""
-    facts = service.health_facts(datetime.now(UTC))
-    verdict = assess(facts, HealthThresholds.from_settings(service.app.settings))
+    verdict = assess(facts, HealthThresholds.from_settings(app.settings))
     return (200 if verdict.ok else 503), health_body(verdict, facts)
 
 
@@ -503,71 +502,30 @@ log = logging.getLogger(__name__)
 
 
 class HTTPPortError(MonitorError):
-    """The HTTP port of /healthz and /metrics cannot be listened on."""
+    """The HTTP port of the web app, /healthz and /metrics cannot be listened on."""
+
+
+def port_error(host: str, port: int, exc: OSError) -> HTTPPortError:
+    """The one-line error for a port that cannot be listened on, naming MONITOR_HTTP_PORT."""
+    reason = {
+        errno.EADDRINUSE: "the port is in use by another program",
+        errno.EACCES: "permission denied (ports below 1024 need privileges)",
+        errno.EADDRNOTAVAIL: "no such address on this machine (MONITOR_HTTP_HOST)",
+    }.get(exc.errno or 0, exc.strerror or str(exc))
+    return HTTPPortError(
+        f"cannot serve /healthz on {host}:{port}: {reason}; set MONITOR_HTTP_PORT "
+        "to a free port (0 turns the HTTP server off)"
+    )
 
 
 class QuietHTTPServer(ThreadingHTTPServer):
     """A threaded HTTP server that logs a failed request (a client that hung up
-    mid-answer) at debug level instead of printing a traceback to stderr."""
+    mid-answer) at debug level instead of printing a traceback to stderr.
+
+    Used by the demo's and the tests' feed servers (the web app is served by uvicorn)."""
 
     daemon_threads = True
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         error = sys.exc_info()[1]
         log.debug("HTTP request from %s failed: %r", client_address, error)
-
-
-class HealthServer:
-    """``/healthz`` and ``/metrics``; ``HTTPPortError`` (one line) when it cannot listen."""
-
-    def __init__(self, service: Service, host: str, port: int) -> None:
-        outer = service
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                path = self.path.split("?", 1)[0]
-                if path == "/healthz":
-                    status, body = health(outer)
-                    self._reply(status, "application/json", json.dumps(body, default=str).encode())
-                elif path == "/metrics":
-                    self._reply(
-                        200, "text/plain; version=0.0.4", generate_latest(outer.metrics.registry)
-                    )
-                else:
-                    self._reply(404, "text/plain", b"not found: try /healthz or /metrics\n")
-
-            def _reply(self, status: int, ctype: str, body: bytes) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        try:
-            self.server = QuietHTTPServer((host, port), Handler)
-        except OSError as exc:
-            reason = {
-                errno.EADDRINUSE: "the port is in use by another program",
-                errno.EACCES: "permission denied (ports below 1024 need privileges)",
-                errno.EADDRNOTAVAIL: "no such address on this machine (MONITOR_HTTP_HOST)",
-            }.get(exc.errno or 0, exc.strerror or str(exc))
-            raise HTTPPortError(
-                f"cannot serve /healthz on {host}:{port}: {reason}; set MONITOR_HTTP_PORT "
-                "to a free port (0 turns the HTTP server off)"
-            ) from exc
-        service.metrics.registry.register(_StoreCollector(service))
-        self.thread = threading.Thread(target=self.server.serve_forever, name="health", daemon=True)
-
-    @property
-    def port(self) -> int:
-        return int(self.server.server_address[1])
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()

@@ -52,7 +52,6 @@ from monitor.feedlist import ensure_default_feeds
 from monitor.health import (
     Health,
     HealthFacts,
-    HealthServer,
     HealthStatus,
     HealthThresholds,
     Metrics,
@@ -64,6 +63,8 @@ from monitor.leases import release_dead_leases
 from monitor.logs import log_event
 from monitor.retention import run_maintenance
 from monitor.store.db import normalise_url
+from monitor.web import create_web_app
+from monitor.web.server import WebServer
 
 logger = logging.getLogger("monitor.service")
 
@@ -155,7 +156,7 @@ class Service:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": TICK_SECONDS},
         )
         self.scheduler.add_listener(self._job_failed, EVENT_JOB_ERROR)
-        self.health: HealthServer | None = None
+        self.web: WebServer | None = None
         self.gate = JobGate()
         self._polling = threading.Lock()  # one poll at a time in this process
         self._watchlist_errors = {str(error) for error in app.watchlists.errors}
@@ -277,11 +278,12 @@ class Service:
         settings = self.app.settings
         self.started_at = datetime.now(UTC)
         if settings.http_port:
-            self.health = HealthServer(self, settings.http_host, settings.http_port)
-            self.health.start()
-            log_event(
-                logger, "http_listening", url=f"http://{settings.http_host}:{self.health.port}/"
+            web = create_web_app(self.app, metrics=self.metrics, facts=self.health_facts)
+            self.web = WebServer(
+                web, settings.http_host, settings.http_port, settings.http_forwarded_allow_ips
             )
+            self.web.start()
+            log_event(logger, "http_listening", url=self.web.url)
         imported = ensure_default_feeds(self.app)
         if imported:
             log_event(logger, "default_feeds_imported", feeds=imported)
@@ -322,9 +324,9 @@ class Service:
         started = self.scheduler.running
         if started:
             self.scheduler.shutdown(wait=True)
-        if self.health is not None:
-            self.health.stop()
-            self.health = None
+        if self.web is not None:
+            self.web.stop()
+            self.web = None
         if started:
             log_event(logger, "service_stopped")
 

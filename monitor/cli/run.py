@@ -25,7 +25,8 @@ def run() -> None:
     """Start the service: poll due feeds every minute, send digests on schedule.
 
     Polls at once, then keeps going until Ctrl-C (SIGINT) or SIGTERM, which stop it
-    after the running jobs finish. Serves /healthz and /metrics on MONITOR_HTTP_PORT.
+    after the running jobs finish. Serves the web app (pages, Atom and JSON feeds, the API),
+    /healthz and /metrics on MONITOR_HTTP_HOST:MONITOR_HTTP_PORT.
     """
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)

@@ -1,0 +1,508 @@
+"""Read models for the web app, its API and ``news-monitor matches list``: no HTTP here.
+
+Matches are listed newest first (``created_at``, then id) or by score, filtered by
+watchlist, country, source (a feed URL or host), language and date range, and paged by
+an opaque cursor (the last row's sort key and id), never by offset: a page is one
+index range whatever its depth, and a match stored meanwhile does not shift the next.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import Text, and_, cast, func, or_, select
+from sqlalchemy.orm import Session
+
+from monitor.store.digests import feed_display_name
+from monitor.store.exceptions import NotFoundError
+from monitor.store.models import Article, Delivery, Digest, Feed, Match, Story
+
+Order = Literal["newest", "relevance"]
+ORDERS: tuple[Order, ...] = ("newest", "relevance")
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+
+
+class CursorError(ValueError):
+    """A cursor that this listing did not hand out (edited, or from another order)."""
+
+
+@dataclass(frozen=True)
+class MatchFilter:
+    """What the matches list is narrowed to; ``None`` (or empty) is no filter."""
+
+    watchlist: str | None = None
+    country: str | None = None
+    source: str | None = None
+    language: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    order: Order = "newest"
+
+    def __post_init__(self) -> None:
+        if self.order not in ORDERS:
+            raise ValueError(f"unknown order {self.order!r}: use newest or relevance")
+        if self.country is not None:
+            object.__setattr__(self, "country", self.country.strip().upper() or None)
+        for name in ("watchlist", "source", "language"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, value.strip() or None)
+
+    def as_params(self) -> dict[str, str]:
+        """The filter as query parameters (for links to the next page, feeds, CSV)."""
+        params = {
+            "watchlist": self.watchlist,
+            "country": self.country,
+            "source": self.source,
+            "language": self.language,
+            "since": self.since.date().isoformat() if self.since else None,
+            "until": self.until.date().isoformat() if self.until else None,
+            "order": None if self.order == "newest" else self.order,
+        }
+        return {key: value for key, value in params.items() if value}
+
+
+@dataclass(frozen=True)
+class SourceItem:
+    """One article of a story, as the story page and a match's "other sources" show it."""
+
+    article_id: int
+    title: str
+    url: str | None
+    source: str
+    feed_url: str
+    language: str | None
+    published_at: datetime
+    first_seen_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "article_id": self.article_id,
+            "title": self.title,
+            "url": self.url,
+            "source": self.source,
+            "feed_url": self.feed_url,
+            "language": self.language,
+            "published_at": self.published_at.isoformat(),
+            "first_seen_at": self.first_seen_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True)
+class SentItem:
+    """That a match went (or is going) to a recipient, in which digest, with what status."""
+
+    recipient: str
+    digest_id: int | None
+    status: str | None
+    sent_at: datetime | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "recipient": self.recipient,
+            "digest_id": self.digest_id,
+            "status": self.status,
+            "sent_at": self.sent_at.isoformat() if self.sent_at else None,
+        }
+
+
+@dataclass(frozen=True)
+class MatchItem:
+    """One match with why it matched, its story's other sources and whom it went to."""
+
+    match_id: int
+    watchlist: str
+    article_id: int
+    story_id: int | None
+    title: str
+    url: str | None
+    source: str
+    feed_url: str
+    language: str | None
+    published_at: datetime
+    created_at: datetime
+    terms: tuple[str, ...]
+    found: tuple[tuple[str, str], ...]
+    countries: tuple[str, ...]
+    snippet: str
+    highlights: tuple[tuple[int, int], ...]
+    score: float
+    other_sources: tuple[SourceItem, ...] = ()
+    sent: tuple[SentItem, ...] = ()
+
+    def snippet_parts(self) -> list[tuple[str, bool]]:
+        """The snippet cut at its highlights: (text, highlighted) pieces, for <mark>."""
+        return split_highlights(self.snippet, self.highlights)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "match_id": self.match_id,
+            "watchlist": self.watchlist,
+            "article_id": self.article_id,
+            "story_id": self.story_id,
+            "title": self.title,
+            "url": self.url,
+            "source": self.source,
+            "feed_url": self.feed_url,
+            "language": self.language,
+            "published_at": self.published_at.isoformat(),
+            "matched_at": self.created_at.isoformat(),
+            "terms": list(self.terms),
+            "found": [list(pair) for pair in self.found],
+            "countries": list(self.countries),
+            "snippet": self.snippet,
+            "highlights": [list(span) for span in self.highlights],
+            "score": self.score,
+            "other_sources": [s.to_json() for s in self.other_sources],
+            "sent": [s.to_json() for s in self.sent],
+        }
+
+
+@dataclass(frozen=True)
+class MatchPage:
+    items: tuple[MatchItem, ...]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class StoryView:
+    story_id: int
+    created_at: datetime
+    sources: tuple[SourceItem, ...]
+    matches: tuple[MatchItem, ...] = field(default=())
+
+    @property
+    def title(self) -> str:
+        return self.sources[0].title if self.sources else f"story {self.story_id}"
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return tuple(sorted({s.language for s in self.sources if s.language}))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "story_id": self.story_id,
+            "created_at": self.created_at.isoformat(),
+            "title": self.title,
+            "languages": list(self.languages),
+            "sources": [s.to_json() for s in self.sources],
+            "matches": [m.to_json() for m in self.matches],
+        }
+
+
+@dataclass(frozen=True)
+class ArticleView:
+    article: SourceItem
+    story_id: int | None
+    text: str
+    author: str | None
+    matches: tuple[MatchItem, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.article.to_json(),
+            "story_id": self.story_id,
+            "author": self.author,
+            "text": self.text,
+            "matches": [m.to_json() for m in self.matches],
+        }
+
+
+def split_highlights(text: str, spans: Iterable[tuple[int, int]]) -> list[tuple[str, bool]]:
+    """``text`` cut into (piece, highlighted); overlapping or out-of-range spans are clipped."""
+    parts: list[tuple[str, bool]] = []
+    position = 0
+    for start, end in sorted(spans):
+        start, end = max(start, position), min(end, len(text))
+        if start >= end:
+            continue
+        if start > position:
+            parts.append((text[position:start], False))
+        parts.append((text[start:end], True))
+        position = end
+    if position < len(text):
+        parts.append((text[position:], False))
+    return parts
+
+
+# --- cursors -------------------------------------------------------------------------
+
+
+def encode_cursor(order: Order, key: float | str, row_id: int) -> str:
+    raw = json.dumps([order, key, row_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, order: Order) -> tuple[float | str, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        kind, key, row_id = json.loads(raw)
+    except (binascii.Error, ValueError, TypeError) as exc:
+        raise CursorError(f"not a cursor of this list: {cursor[:40]!r}") from exc
+    if kind != order or not isinstance(row_id, int) or not isinstance(key, int | float | str):
+        raise CursorError(f"not a cursor of this list ({order}): {cursor[:40]!r}")
+    return key, row_id
+
+
+# --- matches -------------------------------------------------------------------------
+
+
+def _match_rows(session: Session, filters: MatchFilter, after: str | None, limit: int) -> list[Any]:
+    query = (
+        select(Match, Article, Feed.title, Feed.url)
+        .join(Article, Match.article_id == Article.id)
+        .join(Feed, Article.feed_id == Feed.id)
+        .where(Match.is_duplicate.is_(False))
+    )
+    if filters.watchlist:
+        query = query.where(Match.watchlist == filters.watchlist)
+    if filters.country:
+        # countries is a JSON list of ISO codes: '["NP", "UZ"]' on both databases
+        query = query.where(cast(Match.countries, Text).like(f'%"{_like(filters.country)}"%'))
+    if filters.source:
+        query = query.where(or_(Feed.url == filters.source, Feed.host == filters.source.lower()))
+    if filters.language:
+        query = query.where(Article.language == filters.language)
+    if filters.since:
+        query = query.where(Match.created_at >= filters.since)
+    if filters.until:
+        query = query.where(Match.created_at < filters.until)
+    if filters.order == "relevance":
+        if after is not None:
+            key, row_id = decode_cursor(after, "relevance")
+            score = float(key)
+            query = query.where(
+                or_(Match.score < score, and_(Match.score == score, Match.id < row_id))
+            )
+        query = query.order_by(Match.score.desc(), Match.id.desc())
+    else:
+        if after is not None:
+            key, row_id = decode_cursor(after, "newest")
+            try:
+                moment = datetime.fromisoformat(str(key))
+            except ValueError as exc:
+                raise CursorError(f"not a cursor of this list: {after[:40]!r}") from exc
+            query = query.where(
+                or_(
+                    Match.created_at < moment,
+                    and_(Match.created_at == moment, Match.id < row_id),
+                )
+            )
+        query = query.order_by(Match.created_at.desc(), Match.id.desc())
+    return list(session.execute(query.limit(limit)).all())
+
+
+def _like(value: str) -> str:
+    return value.replace("\\", "").replace("%", "").replace("_", "").replace('"', "")
+
+
+def _item(match: Match, article: Article, feed_title: str | None, feed_url: str) -> MatchItem:
+    found: list[tuple[str, str]] = []
+    for pair in match.found or ():
+        if isinstance(pair, list | tuple) and len(pair) == 2:
+            found.append((str(pair[0]), str(pair[1])))
+    return MatchItem(
+        match_id=match.id,
+        watchlist=match.watchlist,
+        article_id=article.id,
+        story_id=article.story_id,
+        title=article.title,
+        url=article.url,
+        source=feed_display_name(feed_title, feed_url),
+        feed_url=feed_url,
+        language=article.language,
+        published_at=article.published_at,
+        created_at=match.created_at,
+        terms=tuple(str(t) for t in match.terms or ()),
+        found=tuple(found),
+        countries=tuple(str(c) for c in match.countries or ()),
+        snippet=match.snippet or "",
+        highlights=tuple(
+            (int(span[0]), int(span[1]))
+            for span in match.highlights or ()
+            if isinstance(span, list | tuple) and len(span) == 2
+        ),
+        score=float(match.score or 0.0),
+    )
+
+
+def _sources(session: Session, story_ids: Iterable[int]) -> dict[int, list[SourceItem]]:
+    ids = sorted(set(story_ids))
+    found: dict[int, list[SourceItem]] = defaultdict(list)
+    for start in range(0, len(ids), 500):
+        rows = session.execute(
+            select(Article, Feed.title, Feed.url)
+            .join(Feed, Article.feed_id == Feed.id)
+            .where(Article.story_id.in_(ids[start : start + 500]))
+            .order_by(Article.first_seen_at, Article.id)
+        ).all()
+        for article, title, url in rows:
+            assert article.story_id is not None
+            found[article.story_id].append(_source(article, title, url))
+    return found
+
+
+def _source(article: Article, feed_title: str | None, feed_url: str) -> SourceItem:
+    return SourceItem(
+        article_id=article.id,
+        title=article.title,
+        url=article.url,
+        source=feed_display_name(feed_title, feed_url),
+        feed_url=feed_url,
+        language=article.language,
+        published_at=article.published_at,
+        first_seen_at=article.first_seen_at,
+    )
+
+
+def _sent(session: Session, match_ids: Sequence[int]) -> dict[int, list[SentItem]]:
+    found: dict[int, list[SentItem]] = defaultdict(list)
+    for start in range(0, len(match_ids), 500):
+        rows = session.execute(
+            select(Delivery.match_id, Delivery.recipient, Digest.id, Digest.status, Digest.sent_at)
+            .outerjoin(Digest, Delivery.digest_id == Digest.id)
+            .where(Delivery.match_id.in_(match_ids[start : start + 500]))
+            .order_by(Delivery.id)
+        ).all()
+        for match_id, recipient, digest_id, status, sent_at in rows:
+            found[match_id].append(SentItem(recipient, digest_id, status, sent_at))
+    return found
+
+
+def _complete(session: Session, items: list[MatchItem]) -> list[MatchItem]:
+    """Each item with its story's other sources and its deliveries."""
+    sources = _sources(session, [i.story_id for i in items if i.story_id is not None])
+    sent = _sent(session, [i.match_id for i in items])
+    return [
+        replace(
+            item,
+            other_sources=tuple(
+                s for s in sources.get(item.story_id or -1, ()) if s.article_id != item.article_id
+            ),
+            sent=tuple(sent.get(item.match_id, ())),
+        )
+        for item in items
+    ]
+
+
+def list_matches(
+    session: Session,
+    filters: MatchFilter,
+    *,
+    cursor: str | None = None,
+    limit: int = DEFAULT_LIMIT,
+) -> MatchPage:
+    """A page of matches (duplicates of a story already matched left out: they are its sources)."""
+    limit = max(1, min(limit, MAX_LIMIT))
+    rows = _match_rows(session, filters, cursor, limit + 1)
+    items = _complete(session, [_item(*row) for row in rows[:limit]])
+    next_cursor = None
+    if len(rows) > limit and items:
+        last = items[-1]
+        key: float | str = (
+            last.score if filters.order == "relevance" else last.created_at.isoformat()
+        )
+        next_cursor = encode_cursor(filters.order, key, last.match_id)
+    return MatchPage(tuple(items), next_cursor)
+
+
+def match_facets(session: Session) -> dict[str, list[str]]:
+    """The values the filters offer: watchlists, languages and sources that have matches."""
+    watchlists = session.scalars(select(Match.watchlist).distinct().order_by(Match.watchlist))
+    languages = session.scalars(
+        select(Article.language)
+        .where(Article.language.is_not(None))
+        .distinct()
+        .order_by(Article.language)
+    )
+    hosts = session.scalars(select(Feed.host).where(Feed.host != "").distinct().order_by(Feed.host))
+    return {
+        "watchlists": [str(w) for w in watchlists],
+        "languages": [str(lang) for lang in languages],
+        "sources": [str(h) for h in hosts],
+    }
+
+
+# --- stories and articles ------------------------------------------------------------
+
+
+def _matches_of(session: Session, where: Any) -> list[MatchItem]:
+    rows = session.execute(
+        select(Match, Article, Feed.title, Feed.url)
+        .join(Article, Match.article_id == Article.id)
+        .join(Feed, Article.feed_id == Feed.id)
+        .where(where)
+        .order_by(Match.created_at, Match.id)
+    ).all()
+    return _complete(session, [_item(*row) for row in rows])
+
+
+def get_story(session: Session, story_id: int) -> StoryView:
+    story = session.get(Story, story_id)
+    if story is None:
+        raise NotFoundError(f"no story {story_id}")
+    sources = _sources(session, [story_id]).get(story_id, [])
+    matches = _matches_of(session, Article.story_id == story_id)
+    return StoryView(story.id, story.created_at, tuple(sources), tuple(matches))
+
+
+def list_stories(
+    session: Session, *, before: int | None = None, limit: int = DEFAULT_LIMIT
+) -> list[StoryView]:
+    """Stories newest first (by id), each with its sources; ``before`` is the last id seen."""
+    query = select(Story).order_by(Story.id.desc()).limit(max(1, min(limit, MAX_LIMIT)))
+    if before is not None:
+        query = query.where(Story.id < before)
+    stories = list(session.scalars(query))
+    sources = _sources(session, [s.id for s in stories])
+    return [StoryView(s.id, s.created_at, tuple(sources.get(s.id, ()))) for s in stories]
+
+
+def get_article(session: Session, article_id: int) -> ArticleView:
+    row = session.execute(
+        select(Article, Feed.title, Feed.url)
+        .join(Feed, Article.feed_id == Feed.id)
+        .where(Article.id == article_id)
+    ).first()
+    if row is None:
+        raise NotFoundError(f"no article {article_id}")
+    article, title, url = row
+    matches = _matches_of(session, Match.article_id == article_id)
+    return ArticleView(
+        _source(article, title, url), article.story_id, article.text, article.author, tuple(matches)
+    )
+
+
+def list_articles(
+    session: Session, *, before: int | None = None, limit: int = DEFAULT_LIMIT
+) -> list[SourceItem]:
+    """Every stored article, matched or not, newest first by id; ``before``: the last id seen."""
+    query = (
+        select(Article, Feed.title, Feed.url)
+        .join(Feed, Article.feed_id == Feed.id)
+        .order_by(Article.id.desc())
+        .limit(max(1, min(limit, MAX_LIMIT)))
+    )
+    if before is not None:
+        query = query.where(Article.id < before)
+    return [_source(*row) for row in session.execute(query).all()]
+
+
+def digest_message(session: Session, digest_id: int) -> tuple[str, bytes]:
+    """A digest's watchlist and its stored message (for "view in browser")."""
+    digest = session.get(Digest, digest_id)
+    if digest is None:
+        raise NotFoundError(f"no digest {digest_id}")
+    return digest.watchlist, digest.message
+
+
+def count_matches(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(Match)) or 0)
