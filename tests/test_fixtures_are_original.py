@@ -1,7 +1,7 @@
 """The written content of the project is ours: fixtures and demo feeds copy nothing from the seeds.
 
-The project's articles (``tests/data/articles/*.yaml``) and demo feeds (``monitor/demo/feeds/``)
-are written from the facts of the seed texts in ``../shared/seeds/`` (beside the repository,
+The project's articles (``tests/data/articles/*.yaml``), the labelled feed items of the quality
+benchmark (``tests/data/quality/*.yaml``) and demo feeds (``monitor/demo/feeds/``) are written from the facts of the seed texts in ``../shared/seeds/`` (beside the repository,
 or where ``MONITOR_SEEDS_DIR`` points), never from their sentences. The check: no run of
 ``RUN`` consecutive words of our text appears in any seed, after folding case, apostrophes and
 punctuation. Without the seed folder that check is skipped with the reason; the shape checks of
@@ -28,6 +28,7 @@ from monitor.feeds.opml import read_opml
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTICLES_DIR = ROOT / "tests" / "data" / "articles"
+QUALITY_DIR = ROOT / "tests" / "data" / "quality"
 DEMO_FEEDS_DIR = ROOT / "monitor" / "demo" / "feeds"
 # Read at import time: the autouse ``_clean_env`` fixture removes MONITOR_* variables.
 SEEDS_DIR = Path(os.environ.get("MONITOR_SEEDS_DIR", ROOT.parent / "shared" / "seeds"))
@@ -93,6 +94,14 @@ def articles() -> list[tuple[Path, dict[str, Any]]]:
     return [(path, load_yaml(path)) for path in article_paths()]
 
 
+def quality_paths() -> list[Path]:
+    return sorted(QUALITY_DIR.glob("*.yaml"))
+
+
+def quality_items() -> list[tuple[Path, dict[str, Any]]]:
+    return [(path, item) for path in quality_paths() for item in load_yaml(path)]
+
+
 def demo_feed_paths() -> list[Path]:
     return sorted(p for p in DEMO_FEEDS_DIR.glob("*") if p.suffix in {".xml", ".atom", ".json"})
 
@@ -122,6 +131,10 @@ def our_texts() -> list[tuple[str, str]]:
     for path, data in articles():
         found.append((f"{path.name}: title", str(data.get("title", ""))))
         found.append((f"{path.name}: body", str(data.get("body", ""))))
+    for path, item in quality_items():
+        for key in ("title", "lede", "body"):
+            if item.get(key):
+                found.append((f"{path.name} {item['id']}: {key}", str(item[key])))
     for path in demo_feed_paths():
         found.extend(demo_feed_texts(path))
     readme = DEMO_FEEDS_DIR / "README.md"
@@ -185,6 +198,7 @@ def test_no_run_of_twelve_words_is_copied_from_a_seed() -> None:
 def test_originality_check_covers_articles_and_every_demo_feed() -> None:
     where = {w.split(":")[0].split(" ")[0] for w, _ in our_texts()}
     assert {p.name for p in article_paths()} <= where
+    assert {p.name for p in quality_paths()} <= where
     assert {p.name for p in demo_feed_paths()} <= where
 
 
@@ -254,6 +268,53 @@ def test_user_assigned_territory_codes_are_used_as_documented() -> None:
     codes = _all_codes(articles())
     assert {"XA", "XO"} <= codes
     assert not {c for c in codes if c.startswith("X")} - set(USER_ASSIGNED_CODES)
+
+
+# --- shape of the quality benchmark's labelled feed items ---
+
+QUALITY_LANGUAGES = frozenset(
+    {"en", "ru", "uk", "be", "ky", "uz", "uz-Cyrl", "kk", "tg", "es", "ne", "hi"}
+)
+QUALITY_REGIONS = frozenset({"central-asia", "south-asia", "africa"})
+QUALITY_KEYS = {"id", "language", "title", "lede", "body", "expect", "countries", "class"}
+
+
+def test_quality_set_is_large_balanced_and_multilingual() -> None:
+    items = [item for _, item in quality_items()]
+    assert len(items) >= 300
+    relevant = sum(bool(item["expect"]) for item in items)
+    assert 0.4 <= relevant / len(items) <= 0.6, f"{relevant} relevant of {len(items)}"
+    assert sum(bool(item.get("body")) for item in items) >= 0.3 * len(items)
+    assert {item["language"] for item in items} == QUALITY_LANGUAGES
+    assert len({item["id"] for item in items}) == len(items)
+    assert len({item["title"] for item in items}) == len(items)
+    assert {slug for item in items for slug in item["expect"]} == WATCHLIST_SLUGS
+    assert set(range(1, 8)) <= {item.get("class") for item in items}
+
+
+@pytest.mark.parametrize("path", quality_paths(), ids=lambda p: p.stem)
+def test_quality_item_shape(path: Path) -> None:
+    for item in load_yaml(path):
+        where = f"{path.name} {item.get('id')}"
+        assert {"id", "language", "title", "lede", "expect", "countries"} <= set(item), where
+        assert set(item) <= QUALITY_KEYS, f"{where}: {sorted(set(item) - QUALITY_KEYS)}"
+        assert re.fullmatch(r"[a-z]{2}-\d{3}", item["id"]), where
+        assert item["language"] in QUALITY_LANGUAGES, where
+        assert item["id"].split("-")[0] == item["language"][:2], where
+        assert item["title"].strip() and item["lede"].strip(), where
+        assert 8 <= len(words(item["lede"])) <= 70, f"{where}: lede of {len(words(item['lede']))}"
+        if item.get("body"):
+            sentences = len(re.findall(r"[.!?।](?:\s|$)", item["body"].strip()))
+            assert 3 <= sentences <= 9, f"{where}: body of {sentences} sentences"
+        assert set(item["expect"]) <= WATCHLIST_SLUGS, where
+        assert (int(item["id"][-3:]) < 100) == bool(item["expect"]), f"{where}: 0NN relevant"
+        if item["expect"]:
+            assert "foreign-recruitment" in item["expect"], where
+        codes = item["countries"]
+        assert codes == sorted(set(codes)), f"{where}: codes sorted and unique"
+        assert all(valid_code(c) or c in QUALITY_REGIONS for c in codes), f"{where}: {codes}"
+        assert not NEVER_TARGET_CODES & set(codes), f"{where}: RU and UA are never targets"
+        assert item.get("class") in (None, 1, 2, 3, 4, 5, 6, 7), where
 
 
 # --- shape of the demo feeds ---
