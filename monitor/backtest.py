@@ -22,9 +22,10 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -126,12 +127,15 @@ class _Tally:
         self.sources: Counter[str] = Counter()
         self.items: list[BacktestItem] = []
 
-    def add(self, article: WindowArticle, result: MatchResult, other: MatchResult) -> None:
+    def add(
+        self, article: WindowArticle, result: MatchResult, other: Callable[[], MatchResult]
+    ) -> None:
+        """Count the article; list it (with ``other()``, the other verdict) if still room."""
         self.count += 1
         self.countries.update(result.countries or ("",))
         self.sources[article.source] += 1
         if len(self.items) < self.keep:
-            self.items.append(BacktestItem(article, result, other))
+            self.items.append(BacktestItem(article, result, other()))
 
     def side(self) -> Side:
         def ordered(counter: Counter[str]) -> tuple[tuple[str, int], ...]:
@@ -156,7 +160,13 @@ def compare(
     )
     added, removed = _Tally(keep), _Tally(keep)
     examined = matched_before = matched_after = 0
-    match, explain = matcher.match, matcher.explain
+    match = matcher.match
+
+    def verdict(article: WindowArticle, slug: str) -> MatchResult:
+        """The full verdict of the version that does not match (asked only for listed items)."""
+        found = next(r for r in matcher.explain(article.title, article.text) if r.watchlist == slug)
+        return _named(found, before.slug)
+
     for batch in batches:
         examined += len(batch)
         for article in batch:
@@ -167,13 +177,10 @@ def compare(
             old, new = found.get(_BEFORE), found.get(_AFTER)
             matched_before += old is not None
             matched_after += new is not None
-            if (old is None) == (new is None):
-                continue
-            verdicts = {r.watchlist: r for r in explain(article.title, article.text)}
-            if new is not None:
-                added.add(article, _named(new, after.slug), _named(verdicts[_BEFORE], before.slug))
-            elif old is not None:
-                removed.add(article, _named(old, before.slug), _named(verdicts[_AFTER], after.slug))
+            if new is not None and old is None:
+                added.add(article, _named(new, after.slug), partial(verdict, article, _BEFORE))
+            elif old is not None and new is None:
+                removed.add(article, _named(old, before.slug), partial(verdict, article, _AFTER))
     return BacktestReport(
         watchlist=after.slug,
         since=since,
