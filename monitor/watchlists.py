@@ -15,7 +15,7 @@ suggested)::
       - "signed a contract"
       - {term: Wagner, case: sensitive}
       - {term: ВСУ, exact: true}
-    countries: [NP, IN, Cuba]              # ISO 3166-1 alpha-2 codes or names
+    countries: [NP, IN, Cuba, central-asia]  # ISO 3166-1 alpha-2 codes, names or regions
     exclude: [video game]                  # an article with one of these never matches
     examples:                              # optional; teach the relevance model
       - {text: "Nepali recruits ask to come home", relevant: true}
@@ -94,6 +94,16 @@ WATCHLIST_SUFFIXES = (".yaml", ".yml")
 _EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
 
 
+def _expanded(codes: Sequence[str]) -> frozenset[str]:
+    """Listed codes with each listed region's members: ``[central-asia, NP]`` → the slug, KZ,
+    KG, TJ, TM, UZ and NP."""
+    gazetteer = load_gazetteer()
+    out = set(codes)
+    for code in codes:
+        out.update(gazetteer.members(code))
+    return frozenset(out)
+
+
 class WatchlistError(MonitorError, ValueError):
     """A watchlist file that cannot be used; the message names file, line and key path."""
 
@@ -118,13 +128,13 @@ class Watchlist:
     recipients: tuple[str, ...]
     schedule: Schedule
     timezone: str
-    countries: frozenset[str]
+    countries: frozenset[str]  # listed codes, listed regions' slugs and their members
     path: Path
     send_empty: bool = False
     keywords: tuple[TermSpec, ...] = ()
     exclude: tuple[TermSpec, ...] = ()
     rule: Rule | None = None  # None: the default rule (a keyword and a listed country)
-    country_order: tuple[str, ...] = ()  # the countries as listed in the file
+    country_order: tuple[str, ...] = ()  # the countries (and region slugs) as listed in the file
     # (text, relevant) pairs that teach the relevance model (monitor/relevance/model.py)
     examples: tuple[tuple[str, bool], ...] = ()
     extra: dict[str, object] = field(default_factory=dict, compare=False, hash=False)
@@ -135,8 +145,12 @@ class Watchlist:
         return self.to_spec().rule_text
 
     def to_spec(self) -> MatchSpec:
-        """What the matcher needs of this watchlist (``Matcher.compile`` takes these)."""
-        return MatchSpec(self.slug, self.keywords, self.countries, self.exclude, self.rule)
+        """What the matcher needs of this watchlist (``Matcher.compile`` takes these).
+
+        The spec's countries also hold every region a listed country belongs to: "Central
+        Asian migrants" (a hit of the region) counts for a watchlist that lists UZ."""
+        countries = load_gazetteer().with_regions(self.countries)
+        return MatchSpec(self.slug, self.keywords, countries, self.exclude, self.rule)
 
 
 # --- loading ------------------------------------------------------------------------------
@@ -260,7 +274,7 @@ class _Reader:
             recipients=recipients,
             schedule=schedule,
             timezone=timezone,
-            countries=frozenset(countries),
+            countries=_expanded(countries),
             path=self.path,
             send_empty=send_empty,
             keywords=keywords,
@@ -383,6 +397,7 @@ class _Reader:
         raise self.fail(line, key_path, "a term is text, or a mapping with term: (and case:)")
 
     def countries(self, data: CommentedMap, key: str) -> list[str]:
+        """The codes listed under ``key`` (a region stays its slug: see :func:`_expanded`)."""
         items = self.sequence(data, key)
         gazetteer = load_gazetteer()
         out: list[str] = []
@@ -426,7 +441,7 @@ class _Reader:
                 codes = self.countries(node, "countries")
                 if not codes:
                     raise self.fail(sub_line, sub_path, "write 'countries: any' or a list of codes")
-                return Countries(frozenset(codes))
+                return Countries(load_gazetteer().with_regions(_expanded(codes)))
             if kind == "near":
                 return self.near(node, value, sub_path, sub_line)
             children = self.children(value, sub_path, sub_line)

@@ -147,7 +147,7 @@ def test_countries_find_nothing_and_json() -> None:
     )
     result = CliRunner().invoke(cli, ["countries", "find", "--json", "Qazaqstan"])
     assert json.loads(result.output) == [
-        {"code": "KZ", "name": "Kazakhstan", "surfaces": ["Qazaqstan"]}
+        {"code": "KZ", "name": "Kazakhstan", "region": False, "surfaces": ["Qazaqstan"]}
     ]
 
 

@@ -109,10 +109,12 @@ def test_snippet_highlights_are_real_offsets(recruitment: Matcher) -> None:
     assert (
         result.snippet == "Officials in Kathmandu said that Nepalese men were recruited by agents."
     )
-    assert [result.snippet[a:b] for a, b in result.highlights] == ["Nepalese", "recruited"]
+    highlighted = [result.snippet[a:b] for a, b in result.highlights]
+    assert highlighted == ["Kathmandu", "Nepalese", "recruited"]
     hit = result.term_hits[0]
     assert body[hit.start : hit.end] == "recruited" == hit.surface
-    country = result.country_hits[0]
+    city, country = result.country_hits
+    assert (body[city.start : city.end], city.code, city.kind) == ("Kathmandu", "NP", "city")
     assert body[country.start : country.end] == "Nepalese"
 
 

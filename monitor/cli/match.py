@@ -124,7 +124,14 @@ def _json(result: MatchResult) -> dict[str, object]:
             for h in result.term_hits
         ],
         "country_hits": [
-            {"code": c.code, "surface": c.surface, "where": c.where, "start": c.start, "end": c.end}
+            {
+                "code": c.code,
+                "kind": c.kind,
+                "surface": c.surface,
+                "where": c.where,
+                "start": c.start,
+                "end": c.end,
+            }
             for c in result.country_hits
         ],
     }
@@ -132,45 +139,68 @@ def _json(result: MatchResult) -> dict[str, object]:
 
 @click.group()
 def countries() -> None:
-    """Recognise countries in a text."""
+    """Recognise countries, their cities and regions in a text."""
 
 
 @countries.command("find")
 @click.argument("text")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 def find(text: str, as_json: bool) -> None:
-    """The countries recognised in TEXT, with the words that named them."""
-    hits = load_gazetteer().find(text)
+    """The countries (and regions) recognised in TEXT, with the words that named them.
+
+    A city stands for its country and is marked "(city)"."""
+    gazetteer = load_gazetteer()
+    hits = gazetteer.find(text)
     grouped: dict[str, list[str]] = {}
     names: dict[str, str] = {}
     for hit in hits:
         grouped.setdefault(hit.code, [])
-        if hit.surface not in grouped[hit.code]:
-            grouped[hit.code].append(hit.surface)
+        surface = f"{hit.surface} (city)" if hit.kind == "city" else hit.surface
+        if surface not in grouped[hit.code]:
+            grouped[hit.code].append(surface)
         names[hit.code] = hit.name
     if as_json:
-        echo_json([{"code": c, "name": names[c], "surfaces": s} for c, s in grouped.items()])
+        echo_json(
+            [
+                {
+                    "code": c,
+                    "name": names[c],
+                    "region": gazetteer.is_region(c),
+                    "surfaces": s,
+                }
+                for c, s in grouped.items()
+            ]
+        )
         return
     if not grouped:
         click.echo("No countries found.")
         return
     for code, surfaces in grouped.items():
-        click.echo(f"{code}  {names[code]}: {', '.join(surfaces)}")
+        region = " (region)" if gazetteer.is_region(code) else ""
+        click.echo(f"{code}  {names[code]}{region}: {', '.join(surfaces)}")
 
 
 @countries.command("show")
 @click.argument("country")
 def show(country: str) -> None:
-    """How many ways the gazetteer knows a country (code or name), with a sample of them."""
+    """Every way the gazetteer knows a country or region (code, slug or name)."""
     gazetteer = load_gazetteer()
     with user_errors():
         code = gazetteer.code_for(country)
     forms = [f for f in gazetteer.forms if f.code == code]
     click.echo(f"{code}  {gazetteer.name(code)}: {len(forms)} forms")
+    if gazetteer.is_region(code):
+        members = ", ".join(f"{c} {gazetteer.name(c)}" for c in gazetteer.members(code))
+        click.echo(f"  region of: {members}")
+    else:
+        regions = sorted(gazetteer.with_regions([code]) - {code})
+        if regions:
+            click.echo(f"  in regions: {', '.join(regions)}")
     for form in forms:
         flags = ", ".join(
             name
             for name, on in (
+                ("city", form.kind == "city"),
                 ("case-sensitive", form.case_sensitive),
                 ("needs a cue", form.needs_cue),
                 ("takes endings", form.suffixes),
@@ -178,3 +208,11 @@ def show(country: str) -> None:
             if on
         )
         click.echo(f"  {form.form}" + (f"  ({flags})" if flags else ""))
+
+
+@countries.command("regions")
+def regions() -> None:
+    """The regions a watchlist can list by slug (countries: [central-asia, NP])."""
+    gazetteer = load_gazetteer()
+    for slug, members in gazetteer.regions.items():
+        click.echo(f"{slug}  {gazetteer.name(slug)}: {' '.join(members)}")

@@ -246,6 +246,14 @@ class Gazetteer:
             hits.append(
                 CountryHit(code, self.name(code), surface, candidate.where, start, end, form.kind)
             )
+        if self.regions and any(hit.kind == "region" for hit in hits):
+            # a region named beside one of its countries adds nothing: the countries are shown
+            named = {hit.code for hit in hits}
+            hits = [
+                hit
+                for hit in hits
+                if hit.kind != "region" or not named.intersection(self.regions.get(hit.code, ()))
+            ]
         return hits
 
     def automaton_keys(self) -> list[tuple[str, int, int]]:

@@ -31,7 +31,7 @@ import ahocorasick
 
 from monitor.matching.gazetteer import CUE, Candidate, Gazetteer, candidate_at, load_gazetteer
 from monitor.matching.normalize import Normalized, normalize_text, same_capitals
-from monitor.matching.results import CountryHit, MatchResult, TermHit, Where
+from monitor.matching.results import CountryHit, MatchResult, TermHit, Where, country_labels
 from monitor.matching.rules import (
     AllOf,
     AnyOf,
@@ -546,7 +546,7 @@ class Matcher:
     ) -> str:
         data = self._data
         found_terms = ", ".join([repr(data[i].text) for i in keyword_ids])
-        found_countries = ", ".join(dict.fromkeys([f"{c.name} ({c.code})" for c in countries]))
+        found_countries = ", ".join(country_labels(countries))
         if ok and excluded:
             return f"rule {spec.rule_text} held, but excluded by {', '.join(map(repr, excluded))}"
         if spec.rule is not None:

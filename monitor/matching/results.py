@@ -7,6 +7,7 @@ These are the contract between ``monitor.matching`` (which makes them),
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
@@ -48,6 +49,16 @@ class CountryHit:
         if self.kind == "region":
             return f"{self.name} (region, as {self.surface!r})"
         return f"{self.name} ({self.code})"
+
+
+def country_labels(hits: Iterable[CountryHit]) -> list[str]:
+    """One label per code, in order of first appearance: "Uzbekistan (UZ)" when the country was
+    named, "Uzbekistan (UZ, by the city Tashkent)" when only a city named it."""
+    chosen: dict[str, CountryHit] = {}
+    for hit in hits:
+        if hit.code not in chosen or (chosen[hit.code].kind == "city" and hit.kind != "city"):
+            chosen[hit.code] = hit
+    return [hit.label for hit in chosen.values()]
 
 
 @dataclass(frozen=True)
