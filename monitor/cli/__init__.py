@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from monitor import __version__
-from monitor.cli import db, digest, feeds, match, run, watchlist
+from monitor.cli import db, digest, feeds, match, matches, run, users, watchlist, web
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -32,6 +32,9 @@ cli.add_command(match.countries)
 cli.add_command(digest.digest)
 cli.add_command(digest.outbox)
 cli.add_command(digest.recipients)
+cli.add_command(web.web)
+cli.add_command(users.users)
+cli.add_command(matches.matches)
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import Text, and_, cast, func, or_, select
@@ -68,6 +68,39 @@ class MatchFilter:
             "order": None if self.order == "newest" else self.order,
         }
         return {key: value for key, value in params.items() if value}
+
+
+def parse_filter(
+    watchlist: str | None = None,
+    country: str | None = None,
+    source: str | None = None,
+    language: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    order: str | None = None,
+) -> MatchFilter:
+    """A filter from text (query parameters, CLI options); ``until`` is a day included."""
+    first, last = _day(since, "since"), _day(until, "until")
+    if order not in (None, "", "newest", "relevance"):
+        raise ValueError(f"order: use newest or relevance, not {order!r}")
+    return MatchFilter(
+        watchlist=watchlist or None,
+        country=country or None,
+        source=source or None,
+        language=language or None,
+        since=datetime.combine(first, time(), tzinfo=UTC) if first else None,
+        until=datetime.combine(last + timedelta(days=1), time(), tzinfo=UTC) if last else None,
+        order="relevance" if order == "relevance" else "newest",
+    )
+
+
+def _day(value: str | None, name: str) -> date | None:
+    if not value or not value.strip():
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise ValueError(f"{name}: not a date (YYYY-MM-DD): {value!r}") from exc
 
 
 @dataclass(frozen=True)

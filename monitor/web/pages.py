@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-from datetime import date, datetime, time, timedelta
 from email.message import EmailMessage
 from typing import Annotated, Any
 
@@ -42,15 +41,6 @@ DIGEST_POLICY = (
 )
 
 
-def parse_day(value: str | None, setting: str) -> date | None:
-    if not value or not value.strip():
-        return None
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError as exc:
-        raise ValueError(f"{setting}: not a date (YYYY-MM-DD): {value!r}") from exc
-
-
 def match_filter(
     watchlist: str | None = None,
     country: str | None = None,
@@ -60,21 +50,8 @@ def match_filter(
     until: str | None = None,
     order: str | None = None,
 ) -> browse.MatchFilter:
-    """The filter from query parameters; ``until`` is a day included in the range."""
-    first, last = parse_day(since, "since"), parse_day(until, "until")
-    if order not in (None, "", "newest", "relevance"):
-        raise ValueError(f"order: use newest or relevance, not {order!r}")
-    return browse.MatchFilter(
-        watchlist=watchlist or None,
-        country=country or None,
-        source=source or None,
-        language=language or None,
-        since=datetime.combine(first, time(), tzinfo=now().tzinfo) if first else None,
-        until=datetime.combine(last + timedelta(days=1), time(), tzinfo=now().tzinfo)
-        if last
-        else None,
-        order="relevance" if order == "relevance" else "newest",
-    )
+    """The matches filter from the query (``since``/``until``: YYYY-MM-DD, until included)."""
+    return browse.parse_filter(watchlist, country, source, language, since, until, order)
 
 
 Filters = Annotated[browse.MatchFilter, Depends(match_filter)]
