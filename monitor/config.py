@@ -137,6 +137,11 @@ class Settings(BaseSettings):
         description="The web app's base URL as users reach it (no trailing /); digests link "
         "to it ('view in browser', 'edit this watchlist'); unset: no such links.",
     )
+    search_index: bool = Field(
+        True,
+        description="Index new articles for search as the poll stores them; false leaves "
+        "them out until `news-monitor search --reindex`.",
+    )
     backfill_days: int = Field(
         7,
         ge=0,

@@ -107,7 +107,13 @@ async def _poll(
     def write(batch: Sequence[FeedPolled]) -> None:
         now = fixed_now or datetime.now(UTC)
         with guard():
-            done = write_batch(app.sessions, batch, default_interval=interval, now=now)
+            done = write_batch(
+                app.sessions,
+                batch,
+                default_interval=interval,
+                now=now,
+                search_index=app.settings.search_index,
+            )
         outcomes.extend(done)
         if written is not None:
             written(done)

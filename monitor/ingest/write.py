@@ -37,6 +37,7 @@ from monitor.ingest.outcome import FeedOutcome
 from monitor.ingest.stories import STORY_WINDOW, plan_stories
 from monitor.logs import log_event
 from monitor.store import feeds as store
+from monitor.store import search
 from monitor.store.db import transaction
 
 log = logging.getLogger("monitor.ingest")
@@ -72,24 +73,34 @@ def write_batch(
     default_interval: timedelta,
     now: datetime,
     jitters: Sequence[float] | None = None,
+    search_index: bool = True,
 ) -> list[FeedOutcome]:
-    """Store the batch in one transaction; if it fails, each feed alone (the boundary)."""
+    """Store the batch in one transaction; if it fails, each feed alone (the boundary).
+
+    ``search_index`` False leaves the new articles out of the search index
+    (``MONITOR_SEARCH_INDEX``).
+    """
     jitter = list(jitters) if jitters is not None else [random.random() for _ in batch]
     try:
-        return _write(sessions, batch, default_interval, now, jitter)
+        return _write(sessions, batch, default_interval, now, jitter, search_index)
     except Exception as exc:  # a bug met by one feed's entries must not stall the others
         if len(batch) > 1:  # the batch was rolled back: store its feeds one by one
             return [
                 outcome
                 for polled, one in zip(batch, jitter, strict=True)
                 for outcome in write_batch(
-                    sessions, [polled], default_interval=default_interval, now=now, jitters=[one]
+                    sessions,
+                    [polled],
+                    default_interval=default_interval,
+                    now=now,
+                    jitters=[one],
+                    search_index=search_index,
                 )
             ]
         (polled,) = batch
         failure = failure_of(polled.feed.url, exc, "storing its entries")
         failed = FeedPolled(polled.feed, failure=failure)
-        return _write(sessions, [failed], default_interval, now, jitter)
+        return _write(sessions, [failed], default_interval, now, jitter, search_index)
 
 
 def _write(
@@ -98,10 +109,13 @@ def _write(
     default_interval: timedelta,
     now: datetime,
     jitters: Sequence[float],
+    search_index: bool = True,
 ) -> list[FeedOutcome]:
     decisions: list[Decision] = []
     with transaction(sessions) as session:
-        stored = _store_entries(session, [p for p in batch if p.analysed is not None], now)
+        stored = _store_entries(
+            session, [p for p in batch if p.analysed is not None], now, search_index
+        )
         for polled, jitter in zip(batch, jitters, strict=True):
             fetched = polled.fetched
             target = deciding.move_target(polled.feed, fetched.result) if fetched else None
@@ -151,7 +165,7 @@ def _log(polled: FeedPolled, decision: Decision) -> None:
 
 
 def _store_entries(
-    session: Session, batch: Sequence[FeedPolled], now: datetime
+    session: Session, batch: Sequence[FeedPolled], now: datetime, search_index: bool = True
 ) -> dict[int, _Tally]:
     """Insert the new entries of every feed of the batch; per feed id what it stored."""
     tallies: dict[int, _Tally] = {}
@@ -199,6 +213,14 @@ def _store_entries(
             for one, story_id in zip(fresh, story_ids, strict=True)
         ],
     )
+    if search_index:  # in this transaction: an article is searchable once it is stored
+        search.index_articles(
+            session,
+            [
+                (article_id, one.item.entry.title, one.item.text)
+                for article_id, one in zip(article_ids, fresh, strict=True)
+            ],
+        )
     store.insert_story_keys(
         session,
         [

@@ -4,6 +4,7 @@ from alembic import context
 from sqlalchemy import create_engine
 
 from monitor.store.models import Base
+from monitor.store.search import is_index_table
 
 config = context.config
 target_metadata = Base.metadata
@@ -21,6 +22,8 @@ with engine.connect() as connection:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        # the search index is not in the models (FTS5 on SQLite, tsvector on PostgreSQL)
+        include_name=lambda name, kind, _parent: kind != "table" or not is_index_table(name),
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -1,0 +1,115 @@
+"""Lemmas of normalised words: what the search index stores and what a search looks up.
+
+Search agrees with matching on what a word is by comparing *lexemes*: a Russian or
+Ukrainian word is reduced to its dictionary form (lemma) by pymorphy3, so «вербовки»,
+«вербовкой» and «вербовка» are all ``вербовка``, the lexeme the matcher expands a term
+``вербовка`` into. Words of other scripts are their own lemma (the matcher matches them
+whole, or by a ``*`` prefix).
+
+A word may read as forms of several lexemes (``стали``: стать or сталь). :func:`lemmas` gives
+all of them, the most likely first; the index keeps the first at the word's position (for
+phrases and ``NEAR``) and the others beside it (so a single word finds every reading).
+
+Which dictionary: a word with Ukrainian letters (і ї є ґ) is Ukrainian; otherwise Russian when
+the Russian dictionary knows it, else Ukrainian when that one does, else pymorphy3's Russian
+guess (a new name such as «вагнеровцев» → ``вагнеровец``, guessed the same way in an article
+and in a query). Lemmas are normalised like any text (``наёмник`` → ``наемник``).
+
+The analyzers are loaded once per process, on first use (:func:`_analyzer`, a
+``functools.cache`` on a pure loader); :func:`lemmas` keeps the answers for the most
+recent 200,000 words (``functools.lru_cache``): an article repeats most of its words.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from typing import Any
+
+from monitor.matching.normalize import normalize
+
+__all__ = [
+    "MAX_INDEXED_WORDS",
+    "MAX_WORD_LENGTH",
+    "IndexedText",
+    "has_cyrillic",
+    "index_text",
+    "lemmas",
+]
+
+_CYRILLIC = re.compile("[а-яёіїєґў]")
+_UKRAINIAN = re.compile("[іїєґ]")
+
+
+def has_cyrillic(word: str) -> bool:
+    """True for a word with Cyrillic letters (the words that inflect here)."""
+    return _CYRILLIC.search(word) is not None
+
+
+@cache
+def _analyzer(lang: str) -> Any:
+    """pymorphy3's analyzer for ``ru`` or ``uk``, loaded once per process."""
+    import pymorphy3
+
+    return pymorphy3.MorphAnalyzer(lang=lang)
+
+
+@lru_cache(maxsize=200_000)
+def lemmas(word: str) -> tuple[str, ...]:
+    """The normalised lemmas of one normalised word, most likely first (never empty).
+
+    ``lemmas("вербовки") == ("вербовка",)``; ``lemmas("стали") == ("стать", "сталь")``;
+    ``lemmas("army") == ("army",)``.
+    """
+    if not has_cyrillic(word):
+        return (word,)
+    if _UKRAINIAN.search(word) is not None:
+        analyzer = _analyzer("uk")
+    else:
+        analyzer = _analyzer("ru")
+        if not analyzer.word_is_known(word) and _analyzer("uk").word_is_known(word):
+            analyzer = _analyzer("uk")
+    found: list[str] = []
+    for parse in analyzer.parse(word):
+        lemma = normalize(str(parse.normal_form))
+        if lemma and " " not in lemma and lemma not in found:
+            found.append(lemma)
+    return tuple(found) or (word,)
+
+
+#: words beyond this many in one text are not indexed (PostgreSQL keeps positions up to 16,383)
+MAX_INDEXED_WORDS = 10_000
+#: a "word" longer than this is not a word (a URL or base64 run in a feed's text): not indexed
+MAX_WORD_LENGTH = 100
+
+
+@dataclass(frozen=True)
+class IndexedText:
+    """What the search index keeps of one text.
+
+    ``words``: per position, the word's most likely lemma (phrases and NEAR compare these);
+    ``others``: (position, lemma) for its other readings; ``forms``: (position, word) for the
+    words as written where that differs from the lemma (a prefix* finds the written form too).
+    """
+
+    words: tuple[str, ...]
+    others: tuple[tuple[int, str], ...]
+    forms: tuple[tuple[int, str], ...]
+
+
+def index_text(text: str) -> IndexedText:
+    """The normalised text as the search index keeps it (see :class:`IndexedText`)."""
+    words: list[str] = []
+    others: list[tuple[int, str]] = []
+    forms: list[tuple[int, str]] = []
+    for position, word in enumerate(normalize(text).split()[:MAX_INDEXED_WORDS]):
+        if len(word) > MAX_WORD_LENGTH:
+            words.append("")
+            continue
+        found = lemmas(word)
+        words.append(found[0])
+        others.extend((position, other) for other in found[1:])
+        if found[0] != word:
+            forms.append((position, word))
+    return IndexedText(tuple(words), tuple(others), tuple(forms))
