@@ -10,6 +10,7 @@ import click
 
 from monitor import __version__
 from monitor.cli import db, digest, feeds, match, matches, run, users, watchlist, web
+from monitor.cli import search as search_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -35,6 +36,7 @@ cli.add_command(digest.recipients)
 cli.add_command(web.web)
 cli.add_command(users.users)
 cli.add_command(matches.matches)
+cli.add_command(search_command.search)
 
 
 def main() -> None:
