@@ -265,6 +265,20 @@ class Unsubscribe(Base):
     created_at: Mapped[datetime]
 
 
+class Secret(Base):
+    """A key the service made for itself, shared by every process through the store.
+
+    ``unsubscribe``: signs the one-click unsubscribe links (``alerts.recipients``); made on
+    first use (migration 0012).
+    """
+
+    __tablename__ = "secrets"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+
 class Subscription(Base):
     """Since when a recipient of a watchlist receives its matches.
 
