@@ -10,7 +10,7 @@ import runpy
 import sys
 
 DEFAULT = ("match", "poll")
-ALL = ("match", "poll", "scale", "fetch", "quality", "backtest")
+ALL = ("match", "poll", "scale", "fetch", "quality", "backtest", "relevance")
 
 
 def main(argv: list[str]) -> int:
