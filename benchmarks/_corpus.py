@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 FILLER_WORDS = [
@@ -94,14 +94,17 @@ def serve_feeds(
     version_of: Callable[[int], int],
     body_of: Callable[[int, int], bytes],
     *,
-    host: str = "127.0.0.1",
+    host: str | Sequence[str] = "127.0.0.1",
     delay_seconds: Callable[[], float] = lambda: 0.0,
 ) -> None:
     """Serve feed ``/feed/N`` over HTTP/1.1 keep-alive until killed; its port goes to ``port_out``.
 
-    The ETag is ``"N-version"``: a request that sends the current one gets 304, any
-    other the body of that version.
+    ``host``: the address to listen on, or several (loopback addresses such as
+    127.0.0.2, 127.0.0.3…: each looks like a host of its own to a client), all on the
+    one port. The ETag is ``"N-version"``: a request that sends the current one gets
+    304, any other the body of that version.
     """
+    hosts = [host] if isinstance(host, str) else list(host)
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -136,9 +139,12 @@ def serve_feeds(
             writer.close()
 
     async def main() -> None:
-        server = await asyncio.start_server(handle, host, 0, backlog=4096)
-        port_out.value = server.sockets[0].getsockname()[1]
-        async with server:
-            await server.serve_forever()
+        first = await asyncio.start_server(handle, hosts[0], 0, backlog=4096)
+        port = first.sockets[0].getsockname()[1]
+        servers = [first]
+        for address in hosts[1:]:
+            servers.append(await asyncio.start_server(handle, address, port, backlog=4096))
+        port_out.value = port
+        await asyncio.gather(*(server.serve_forever() for server in servers))
 
     asyncio.run(main())

@@ -3,7 +3,9 @@
     python -m benchmarks.poll [--feeds 2000] [--entries 20] [--concurrency 20] [--reader-workers 1]
 
 A separate process serves the feeds (HTTP/1.1 keep-alive, ETag, about 19 KB of RSS
-with 20 entries each). Cycle 1: every feed is new. Cycle 2: half the feeds changed
+with 20 entries each) on loopback addresses 127.0.0.2, 127.0.0.3…, each a host of its
+own to the clients, spread as a real list is (``host_sizes``: most hosts serve one to
+five feeds, some up to 20, a few 30 to 60), the same URLs for both sides. Cycle 1: every feed is new. Cycle 2: half the feeds changed
 (two new entries), the other half answer 304 Not Modified. Each side runs in its
 own fresh process on its own SQLite file (removed after), so peak RSS is its own; with
 ``--runs N`` the two sides alternate (ours, reader, ours, reader…) and the ratios are the
@@ -68,12 +70,53 @@ def feed_body(index: int, version: int, entries: int) -> bytes:
 # ---------------------------------------------------------------- the feed server
 
 
+def host_sizes(feeds: int) -> list[int]:
+    """How many feeds each host serves, in the shape of a real feed list (fixed seed).
+
+    Nearly half the hosts serve one feed, a third two to five, a fifth six to 20 (a
+    newspaper's sections) and one in twenty 30 to 60 (a broadcaster's languages and
+    regions): 2,000 feeds are about 300 hosts. Every feed on one host instead made
+    each claim take ``claim.HOST_CAP_PER_SLOT`` x 2 feeds and the fetcher 2 connections,
+    which no real list does.
+    """
+    rng = random.Random(13)
+    sizes: list[int] = []
+    left = feeds
+    while left > 0:
+        draw = rng.random()
+        if draw < 0.45:
+            size = 1
+        elif draw < 0.75:
+            size = rng.randint(2, 5)
+        elif draw < 0.95:
+            size = rng.randint(6, 20)
+        else:
+            size = rng.randint(30, 60)
+        sizes.append(min(size, left))
+        left -= sizes[-1]
+    return sizes
+
+
+def address(number: int) -> str:
+    """The loopback address of host ``number`` (0: 127.0.0.2): all of 127/8 reaches lo."""
+    n = number + 2
+    return f"127.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"
+
+
+def feed_hosts(feeds: int) -> list[str]:
+    """The address of each feed's host, the hosts' feeds shuffled through the list."""
+    hosts = [address(number) for number, size in enumerate(host_sizes(feeds)) for _ in range(size)]
+    random.Random(14).shuffle(hosts)
+    return hosts
+
+
 def serve(port_out: Any, cycle: Any, feeds: int, entries: int) -> None:
     bodies = {(i, v): feed_body(i, v, entries) for i in range(feeds) for v in (0, 1)}
     serve_feeds(
         port_out,
         version_of=lambda index: 1 if cycle.value == 2 and index % 2 == 0 else 0,
         body_of=lambda index, version: bodies[(index, version)],
+        host=sorted(set(feed_hosts(feeds))),
     )
 
 
@@ -247,9 +290,15 @@ def main() -> None:
     server.start()
     while port.value == 0:
         time.sleep(0.05)
-    urls = [f"http://127.0.0.1:{port.value}/feed/{i}" for i in range(args.feeds)]
+    hosts = feed_hosts(args.feeds)
+    urls = [f"http://{hosts[i]}:{port.value}/feed/{i}" for i in range(args.feeds)]
     size = len(feed_body(0, 0, args.entries))
-    print(f"{args.feeds} feeds x {args.entries} entries, about {size / 1024:.1f} KB each")
+    sizes = host_sizes(args.feeds)
+    print(
+        f"{args.feeds} feeds x {args.entries} entries, about {size / 1024:.1f} KB each, "
+        f"on {len(sizes)} hosts ({min(sizes)} to {max(sizes)} feeds each, "
+        f"median {statistics.median(sizes):g})"
+    )
 
     # Each run is a pair, ours then reader's, so both sides see the same machine: its
     # speed drifts by a third over minutes here, and a ratio of medians taken minutes

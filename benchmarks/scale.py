@@ -135,6 +135,7 @@ def seed(database_url: str, folder: Path, port: int, feeds: int, articles: int) 
     feed_rows = [
         {
             "url": f"http://{host(i)}:{port}/feed/{i}",
+            "host": host(i),  # as add_feed fills it (store.feeds.url_host): claims are per host
             "status": "ok",
             "etag": f'"{i}-0"',
             "next_poll_at": now,
