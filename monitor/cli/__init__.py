@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from monitor import __version__
-from monitor.cli import db, digest, feeds, match, matches, run, users, watchlist, web
+from monitor.cli import db, digest, feedback, feeds, match, matches, run, users, watchlist, web
 from monitor.cli import search as search_command
 
 
@@ -37,6 +37,7 @@ cli.add_command(web.web)
 cli.add_command(users.users)
 cli.add_command(matches.matches)
 cli.add_command(search_command.search)
+cli.add_command(feedback.feedback)
 
 
 def main() -> None:

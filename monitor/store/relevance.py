@@ -18,6 +18,7 @@ from monitor.store.models import Article, ArticleVector, Feedback, Match
 
 __all__ = [
     "ArticleText",
+    "UnknownMatchError",
     "FeedbackRecord",
     "add_feedback",
     "backlog",
@@ -29,6 +30,10 @@ __all__ = [
     "set_verdicts",
     "vectors_of",
 ]
+
+
+class UnknownMatchError(NotFoundError, ValueError):
+    """Feedback on a match that does not exist (any more)."""
 
 
 @dataclass(frozen=True)
@@ -113,9 +118,7 @@ def matches_of(session: Session, article_ids: Sequence[int]) -> dict[tuple[int, 
     if not article_ids:
         return {}
     rows = session.execute(
-        select(Match.article_id, Match.watchlist, Match.id).where(
-            Match.article_id.in_(article_ids)
-        )
+        select(Match.article_id, Match.watchlist, Match.id).where(Match.article_id.in_(article_ids))
     ).all()
     return {(int(r[0]), str(r[1])): int(r[2]) for r in rows}
 
@@ -140,12 +143,12 @@ def add_feedback(
 ) -> FeedbackRecord:
     """Record (or change) the label of a match; :class:`NotFoundError` if it does not exist."""
     row = session.execute(
-        select(Match, Article).join(Article, Match.article_id == Article.id).where(
-            Match.id == match_id
-        )
+        select(Match, Article)
+        .join(Article, Match.article_id == Article.id)
+        .where(Match.id == match_id)
     ).first()
     if row is None:
-        raise NotFoundError(f"no match {match_id} (see `news-monitor matches list`)")
+        raise UnknownMatchError(f"no match {match_id} (see `news-monitor matches list`)")
     match, article = row
     feedback = session.scalar(
         select(Feedback).where(
