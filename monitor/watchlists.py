@@ -10,7 +10,7 @@ suggested)::
     schedule: daily 08:00                  # immediate | hourly | daily HH:MM | weekly DAY HH:MM
     timezone: Europe/Berlin                # IANA name (default UTC)
     send_empty: false                      # send a digest even when nothing matched
-    keywords:                              # terms: words, phrases, prefix*, Russian inflects
+    keywords:                              # words, phrases, prefix*, dictionary forms (армия)
       - recruit*
       - "signed a contract"
       - {term: Wagner, case: sensitive}

@@ -188,7 +188,7 @@ def check(files: tuple[Path, ...]) -> None:
 def add_keyword(name: str, terms: tuple[str, ...], case_sensitive: bool) -> None:
     """Add keywords (terms or phrases; a trailing * makes a prefix) to a watchlist.
 
-    Russian and other Cyrillic words also match their inflected forms.
+    Russian and Ukrainian words also match their dictionary forms (армия: армии, армией).
     """
     before = _find(name)
     with user_errors():

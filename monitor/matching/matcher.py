@@ -8,9 +8,11 @@ CONTRACT (owned by the matching work)::
 
 How it works: title and body are normalised (``normalize``), space-padded, and scanned once by
 one ``pyahocorasick`` automaton whose keys are the space-padded normalised watchlist terms, the
-gazetteer's country forms and its cue words. A key with spaces on both sides matches whole
-words; a prefix key (``recruit*``, a stemmed Russian word) has no trailing space and its ending is
-checked afterwards, as are the remaining words of a phrase. The gazetteer resolves the country
+gazetteer's country forms and its cue words. A term has one key per combination of the forms
+of its first words (``армия`` has nine: армия, армии, армией…; see ``terms.py``). A key with
+spaces on both sides matches whole words; a prefix key (``recruit*``, the stem of an unknown
+Cyrillic word) has no trailing space and its ending is checked afterwards, as are the remaining
+words of a phrase. The gazetteer resolves the country
 candidates (longest match, case, cues); each watchlist's rule is then evaluated on the hits.
 The matcher is pure: no I/O, no state between calls.
 
@@ -121,9 +123,9 @@ class _TermData:
     """What checking one automaton hit of a term needs, worked out once at compile time."""
 
     text: str
-    prefix: bool  # the key ends with a prefix word (no trailing space)
+    prefix: bool  # the keys end with a prefix word (no trailing space)
     max_ending: int | None  # … which may take at most this many more letters
-    rest: tuple[WordSpec, ...]  # the words after the key
+    rest: tuple[WordSpec, ...]  # the words after the keys
     case_sensitive: bool
 
     @classmethod
@@ -318,8 +320,8 @@ class Matcher:
         for key, kind, index in _gazetteer_keys(gazetteer, wanted):
             grouped.setdefault(key, []).append((kind, index, len(key)))
         for index, term in enumerate(terms):
-            key = term.key
-            grouped.setdefault(key, []).append((_TERM, index, len(key)))
+            for key in term.keys:
+                grouped.setdefault(key, []).append((_TERM, index, len(key)))
         automaton = ahocorasick.Automaton()
         for key, entries in grouped.items():
             automaton.add_word(key, tuple(entries))

@@ -8,6 +8,7 @@ least one keyword" when the watchlist lists no countries). A watchlist may write
         - keywords: any              # any of the watchlist's keywords
         - countries: any             # any listed country (or a list of codes)
         - any: [Alabuga, Алабуга]    # any of these terms
+        - any: [{term: СВО, case: sensitive}, {term: ЧВК, exact: true}]  # options, as anywhere
         - not: [video game]          # none of these
         - near: [contract, Nepal*]   # both terms, at most ``within`` words apart
           within: 12
