@@ -305,6 +305,14 @@ class SearchHit:
     published_at: datetime
     story_id: int | None
 
+    def title_parts(self) -> list[tuple[str, bool]]:
+        """The title as (text, highlighted) pieces, for a template to escape and mark."""
+        return _parts(self.title, self.title_highlights)
+
+    def snippet_parts(self) -> list[tuple[str, bool]]:
+        """The snippet as (text, highlighted) pieces."""
+        return _parts(self.snippet, self.highlights)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "article_id": self.article_id,
@@ -318,6 +326,19 @@ class SearchHit:
             "published_at": self.published_at.isoformat(),
             "story_id": self.story_id,
         }
+
+
+def _parts(text: str, spans: Sequence[tuple[int, int]]) -> list[tuple[str, bool]]:
+    out: list[tuple[str, bool]] = []
+    last = 0
+    for start, end in spans:
+        if start > last:
+            out.append((text[last:start], False))
+        out.append((text[start:end], True))
+        last = end
+    if last < len(text):
+        out.append((text[last:], False))
+    return out
 
 
 @dataclass(frozen=True)

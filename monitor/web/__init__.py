@@ -22,7 +22,7 @@ from monitor.app import App
 from monitor.health import HealthFacts, Metrics, gather_facts
 from monitor.store.exceptions import NotFoundError
 from monitor.watchlists import WatchlistNotFound
-from monitor.web import api, auth, health, pages, syndication
+from monitor.web import api, auth, health, pages, search, syndication
 from monitor.web.common import (
     STATIC_DIR,
     Forbidden,
@@ -69,6 +69,8 @@ def create_web_app(
     web.include_router(pages.router)
     web.include_router(syndication.router)
     web.include_router(api.router)
+    web.include_router(search.router)
+    web.include_router(search.api_router)
     _handle_errors(web)
     web.middleware("http")(_security_headers)
     return web
