@@ -202,3 +202,198 @@ def test_a_name_among_any_words_is_found_where_it_stands(
     text = prefix + form + (" " + " ".join(after) if after else "")
     hits = load_gazetteer().find(text)
     assert [(h.code, text[h.start : h.end]) for h in hits] == [(code, form)]
+
+
+# --- cities, regions, more languages (issue 15, class 5) ---------------------------------------
+
+
+def kinds(text: str) -> list[tuple[str, str]]:
+    return [(hit.code, hit.kind) for hit in load_gazetteer().find(text)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("A court in Tashkent sentenced two men", [("UZ", "city")]),
+        ("Bishkek and Osh", [("KG", "city"), ("KG", "city")]),
+        ("officials in Dushanbe and Khujand", [("TJ", "city"), ("TJ", "city")]),
+        ("from Astana, Almaty and Ashgabat", [("KZ", "city"), ("KZ", "city"), ("TM", "city")]),
+        (
+            "Kathmandu, Havana, Pyongyang, Colombo, New Delhi",
+            [
+                ("NP", "city"),
+                ("CU", "city"),
+                ("KP", "city"),
+                ("LK", "city"),
+                ("IN", "city"),
+            ],
+        ),
+        # Russian and Ukrainian cases (pymorphy3), Belarusian written out
+        ("суд в Ташкенте", [("UZ", "city")]),
+        ("вернулись из Бишкека в Душанбе", [("KG", "city"), ("TJ", "city")]),
+        ("з Бішкека до Самарканда", [("KG", "city"), ("UZ", "city")]),
+        ("у Гаване и Пхеньяне", [("CU", "city"), ("KP", "city")]),
+        ("суд у Ташкенце", [("UZ", "city")]),
+        # Turkic endings, Spanish, Devanagari
+        ("Toshkentda sud bo'ldi", [("UZ", "city")]),
+        ("Бишкекте жана Ошто", [("KG", "city")]),
+        ("desde La Habana", [("CU", "city")]),
+        ("काठमाडौं", [("NP", "city")]),
+        # case decides: the dish, the Russian word
+        ("a bowl of osh", []),
+        ("в гавани стояли суда", []),
+    ],
+)
+def test_cities_stand_for_their_country(text: str, expected: list[tuple[str, str]]) -> None:
+    assert kinds(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Central Asian migrants", [("central-asia", "region")]),
+        ("в Центральной Азии", [("central-asia", "region")]),
+        ("мигранты из Средней Азии", [("central-asia", "region")]),
+        ("з Центральної Азії", [("central-asia", "region")]),
+        ("Markaziy Osiyoda", [("central-asia", "region")]),
+        ("выходцы из ближнего зарубежья", [("post-soviet", "region")]),
+        ("граждане стран СНГ", [("cis", "region")]),
+        ("snow on the cis line", []),
+        ("South Asian workers", [("south-asia", "region")]),
+        ("African women", [("africa", "region")]),
+        ("студенты из Африки", [("africa", "region")]),
+        ("latinoamericanos reclutados", [("latin-america", "region")]),
+        ("Latin American volunteers", [("latin-america", "region")]),
+        ("the South Caucasus", [("caucasus", "region")]),
+        # a longer country name wins; blocked phrases are neither
+        ("South African miners", [("ZA", "name")]),
+        ("the Central African Republic", [("CF", "name")]),
+        ("African American voters", []),
+        ("the Africa Corps", []),
+        ("на Северном Кавказе", []),
+        # a region beside one of its own countries adds nothing
+        ("Central Asians, mostly from Uzbekistan", [("UZ", "name")]),
+        ("Central Asians and Russians", [("central-asia", "region"), ("RU", "name")]),
+    ],
+)
+def test_regions_are_hits_of_the_region(text: str, expected: list[tuple[str, str]]) -> None:
+    assert kinds(text) == expected
+
+
+def test_region_hits_are_named_and_have_members() -> None:
+    gazetteer = load_gazetteer()
+    (hit,) = gazetteer.find("Central Asian migrants")
+    assert (hit.code, hit.name, hit.label) == (
+        "central-asia",
+        "Central Asia",
+        "Central Asia (region, as 'Central Asian')",
+    )
+    assert gazetteer.members("central-asia") == ("KG", "KZ", "TJ", "TM", "UZ")
+    assert gazetteer.members("NP") == ("NP",)
+    assert set(gazetteer.regions) == {
+        "central-asia",
+        "south-asia",
+        "southeast-asia",
+        "africa",
+        "latin-america",
+        "caucasus",
+        "cis",
+        "post-soviet",
+    }
+    iso = {country.alpha_2 for country in pycountry.countries}
+    for slug, members in gazetteer.regions.items():
+        assert set(members) <= iso, slug
+    assert "RU" not in gazetteer.members("cis")  # the monitor follows other nationals
+    assert len(gazetteer.members("africa")) == 54
+    assert gazetteer.with_regions(["UZ"]) == {"UZ", "central-asia", "cis", "post-soviet"}
+    (city,) = gazetteer.find("in Tashkent")
+    assert city.label == "Uzbekistan (UZ, by the city Tashkent)"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Spanish names and demonyms
+        ("cubanos reclutados por Rusia para Ucrania", ["CU", "RU", "UA"]),
+        ("una cubana y dos nepalíes", ["CU", "NP"]),
+        ("soldados norcoreanos", ["KP"]),
+        # Belarusian (no dictionary: the forms are written out)
+        ("на баку Расіі супраць Украіны", ["RU", "UA"]),
+        ("у расійскай арміі", ["RU"]),
+        ("непальцы і кубінцы", ["NP", "CU"]),
+        # Kyrgyz, Tajik, Uzbek demonyms with their endings
+        ("кыргыздар жана өзбектер", ["KG", "UZ"]),
+        ("тоҷикон дар Русия", ["TJ", "RU"]),
+        ("o'zbeklar Rossiyada", ["UZ", "RU"]),
+        # Palestine by name
+        ("Palestine and the State of Palestine", ["PS", "PS"]),
+        ("в Палестине", ["PS"]),
+        # a demonym that needs a cue, then an institution: not a person's name
+        ("the Indian Embassy said", ["IN"]),
+        ("the Indian Army and the Indian Government", ["IN", "IN"]),
+        ("Jordan Smith scored twice", []),
+    ],
+)
+def test_more_languages_and_names(text: str, expected: list[str]) -> None:
+    assert codes(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("given", "code"),
+    [("central-asia", "central-asia"), ("Central Asia", "central-asia"), ("CIS", "cis")],
+)
+def test_code_for_regions(given: str, code: str) -> None:
+    assert load_gazetteer().code_for(given) == code
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ("Kirgizstan", "unknown country 'Kirgizstan': did you mean KG Kyrgyzstan?"),
+        ("Nepall", "unknown country 'Nepall': did you mean NP Nepal?"),
+        ("central asia", None),
+        ("Korea", "'Korea' is ambiguous: KP North Korea, KR South Korea; write the code you mean"),
+        ("Корея", "'Корея' is ambiguous: KP North Korea, KR South Korea"),
+        ("Congo", "'Congo' is ambiguous: CD DR Congo, CG Republic of the Congo"),
+    ],
+)
+def test_code_for_suggests_or_lists_the_choices(given: str, message: str | None) -> None:
+    gazetteer = load_gazetteer()
+    if message is None:
+        assert gazetteer.code_for(given) == "central-asia"
+        return
+    with pytest.raises(UnknownCountry) as raised:
+        gazetteer.code_for(given)
+    assert str(raised.value).startswith(message)
+
+
+def test_lookup_only_names_are_not_found_in_text() -> None:
+    assert codes("Korea and Корея") == []
+
+
+_CITIES = st.sampled_from(
+    [
+        ("Tashkent", "UZ"),
+        ("Ташкенте", "UZ"),
+        ("Бішкека", "KG"),
+        ("Toshkentda", "UZ"),
+        ("Dushanbe", "TJ"),
+        ("Пхеньяна", "KP"),
+        ("La Habana", "CU"),
+        ("New Delhi", "IN"),
+        ("Катманду", "NP"),
+        ("Ashgabat", "TM"),
+    ]
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(before=_FILLER, city=_CITIES, after=_FILLER)
+def test_a_city_among_any_words_is_its_country(
+    before: list[str], city: tuple[str, str], after: list[str]
+) -> None:
+    form, code = city
+    prefix = " ".join(before) + " " if before else ""
+    text = prefix + form + (" " + " ".join(after) if after else "")
+    hits = load_gazetteer().find(text)
+    assert [(h.code, h.kind, text[h.start : h.end]) for h in hits] == [(code, "city", form)]
