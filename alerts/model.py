@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from monitor.store.coverage import Coverage
 from monitor.watchlists import Watchlist
 
 
@@ -25,7 +26,7 @@ class DigestItem:
     """One story in a digest: one or more matches of the same event, with all its sources."""
 
     match_ids: tuple[int, ...]
-    title: str
+    title: str  # ``terms``: the keywords as found in the article, once each
     url: str | None  # http(s) only; None means the headline is not linked
     sources: tuple[str, ...]
     published_at: datetime
@@ -34,6 +35,9 @@ class DigestItem:
     country_names: tuple[str, ...]
     snippet: tuple[Segment, ...]
     score: float
+    first_seen_at: datetime | None = None  # when the monitor first stored it
+    language: str | None = None  # the article's language code (en, ru, …), if known
+    context: tuple[str, ...] = ()  # words found of the rule's other terms (not keywords)
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,7 @@ class DigestContent:
     country_counts: tuple[tuple[str, int], ...]  # every item naming the country counts
     source_counts: tuple[tuple[str, int], ...]
     generated_at: datetime
+    coverage: Coverage | None = None  # the feeds it covers, and the failing ones
 
     @property
     def items(self) -> tuple[DigestItem, ...]:

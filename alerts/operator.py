@@ -32,12 +32,16 @@ from alerts.message import mail_domain
 from alerts.transport import Outgoing, make_transport
 from monitor.config import Settings
 from monitor.health import Health, HealthStatus
+from monitor.leases import held
 from monitor.logs import log_event
 from monitor.store import health as store
 from monitor.store.db import transaction
 from monitor.store.health import NoticeRecord
 
 log = logging.getLogger(__name__)
+
+NOTICE_LEASE_NAME = "admin-notice"
+NOTICE_LEASE = timedelta(minutes=5)
 
 
 class NoticeKind(StrEnum):
@@ -131,11 +135,30 @@ def notify(
     health: Health,
     now: datetime | None = None,
 ) -> Notified | None:
-    """Tell ``MONITOR_ADMIN_EMAIL`` about ``health`` when :func:`decide` says so."""
+    """Tell ``MONITOR_ADMIN_EMAIL`` about ``health`` when :func:`decide` says so.
+
+    Under the ``admin-notice`` lease: of several processes (``run`` on PostgreSQL)
+    judging the same health at once, one tells the admin and records it; the others
+    find the lease taken (or, after it, the notice recorded) and send nothing.
+    """
     address = settings.admin_email
     if not address:
         return None
     now = now or datetime.now(UTC)
+    lease = max(NOTICE_LEASE, timedelta(seconds=settings.smtp_timeout_seconds * 6))
+    with held(sessions, NOTICE_LEASE_NAME, lease) as taken:
+        if not taken:
+            return None
+        return _notify(settings, sessions, health, address, now)
+
+
+def _notify(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    health: Health,
+    address: str,
+    now: datetime,
+) -> Notified | None:
     with sessions() as session:
         last = store.last_notice(session, address)
         notice_id = store.next_notice_id(session)

@@ -11,14 +11,19 @@ Rules, in the order a reader meets them:
 - An item is listed once, under its first country; all its countries are shown.
 - Sections with more items come first ("No country" last); inside a section the
   highest score comes first, then the newest.
-- The summary counts every item that names a country, so country counts may add
-  up to more than the number of items.
+- Counts agree everywhere: the summary counts each item once per section it is
+  listed in (its first country), as the sections and the subject do; the other
+  countries an item names are shown on the item.
+- Labels are the words as found in the article, once each (``Recruiters``, not the
+  pattern ``recruit*``): those of the watchlist's keywords as terms, those of the
+  rule's other terms (context such as "Russian army") apart; matches stored before
+  the words were kept show the terms as written.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -27,6 +32,7 @@ from alerts.countries import NO_COUNTRY, country_name
 from alerts.model import DigestContent, DigestItem, Section, Segment
 from alerts.safety import MAX_LABEL, MAX_SOURCE, MAX_TITLE, clean_inline, clean_text, safe_url
 from monitor.store import digests as store
+from monitor.store.coverage import Coverage
 from monitor.store.digests import MatchRecord
 from monitor.watchlists import Watchlist
 
@@ -35,17 +41,30 @@ UNTITLED = "(untitled)"
 
 
 def undelivered_items(
-    session: Session, watchlist: str, recipient: str, since: datetime | None = None
+    session: Session, watchlist: Watchlist, recipient: str, since: datetime | None = None
 ) -> list[DigestItem]:
     """The items ``recipient`` has not yet been sent for ``watchlist`` (stored since ``since``)."""
-    records = store.undelivered_matches(session, watchlist, recipient, since)
-    return items_from_records(records, _sources(session, records))
+    records = store.undelivered_matches(session, watchlist.slug, recipient, since)
+    return items_from_records(records, _sources(session, records), keywords_of(watchlist))
 
 
-def items_since(session: Session, watchlist: str, since: datetime) -> list[DigestItem]:
+def items_since(session: Session, watchlist: Watchlist, since: datetime) -> list[DigestItem]:
     """The items of every match stored since ``since``, delivered or not (for previews)."""
-    records = store.matches_since(session, watchlist, since)
-    return items_from_records(records, _sources(session, records))
+    records = store.matches_since(session, watchlist.slug, since)
+    return items_from_records(records, _sources(session, records), keywords_of(watchlist))
+
+
+def keywords_of(watchlist: Watchlist) -> frozenset[str] | None:
+    """The watchlist's keywords as written (what a found word is labelled a term for);
+    None when it has none (a rule of its own terms only: every term found is shown)."""
+    if not watchlist.keywords:
+        return None
+    return frozenset(term.text for term in watchlist.keywords)
+
+
+def tell_failing(coverage: Coverage, told: Collection[int]) -> bool:
+    """Whether an empty digest must go out: feeds are failing that recipients were not told of."""
+    return bool(coverage.failing_ids - frozenset(told))
 
 
 def _sources(session: Session, records: Sequence[MatchRecord]) -> dict[int, list[str]]:
@@ -53,13 +72,19 @@ def _sources(session: Session, records: Sequence[MatchRecord]) -> dict[int, list
 
 
 def items_from_records(
-    records: Iterable[MatchRecord], story_sources: Mapping[int, Sequence[str]]
+    records: Iterable[MatchRecord],
+    story_sources: Mapping[int, Sequence[str]],
+    keywords: Collection[str] | None = None,
 ) -> list[DigestItem]:
-    """Merge the records of each story into one item (pure)."""
+    """Merge the records of each story into one item (pure).
+
+    ``keywords``: the watchlist's keywords as written; found words of other terms are
+    context. None: every term is a keyword.
+    """
     groups: dict[str, list[MatchRecord]] = {}
     for record in records:
         groups.setdefault(_story_key(record), []).append(record)
-    return [_item(group, story_sources) for group in groups.values()]
+    return [_item(group, story_sources, keywords) for group in groups.values()]
 
 
 def _story_key(record: MatchRecord) -> str:
@@ -70,10 +95,14 @@ def _story_key(record: MatchRecord) -> str:
     return f"match:{record.match_id}"
 
 
-def _item(group: list[MatchRecord], story_sources: Mapping[int, Sequence[str]]) -> DigestItem:
+def _item(
+    group: list[MatchRecord],
+    story_sources: Mapping[int, Sequence[str]],
+    keywords: Collection[str] | None,
+) -> DigestItem:
     best = max(group, key=lambda r: (r.score, -r.match_id))
     others = [r for r in group if r is not best]
-    terms = _union(r.terms for r in [best, *others])
+    terms, context = _labels([best, *others], keywords)
     countries = _union(tuple(c.strip().upper() for c in r.countries) for r in [best, *others])
     sources = _union([(r.source,) for r in group])
     if best.story_id is not None and story_sources.get(best.story_id):
@@ -84,12 +113,38 @@ def _item(group: list[MatchRecord], story_sources: Mapping[int, Sequence[str]]) 
         url=safe_url(best.url) or safe_url(best.canonical_url),
         sources=tuple(clean_text(s, MAX_SOURCE) for s in sources),
         published_at=min(r.published_at for r in group),
-        terms=tuple(clean_text(t, MAX_LABEL) for t in terms),
+        terms=terms,
         countries=countries,
         country_names=tuple(country_name(c) for c in countries),
         snippet=snippet_segments(best.snippet, best.highlights),
         score=best.score,
+        first_seen_at=min(
+            (r.first_seen_at for r in group if r.first_seen_at is not None), default=None
+        ),
+        language=best.language,
+        context=context,
     )
+
+
+def _labels(
+    records: Sequence[MatchRecord], keywords: Collection[str] | None
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The keywords' words as found, and the other terms' words, each once (case aside)."""
+    terms: dict[str, str] = {}
+    context: dict[str, str] = {}
+    for record in records:
+        if record.found is None:  # stored before the words were kept: the terms as written
+            pairs = [(term, term) for term in record.terms]
+        else:
+            pairs = list(record.found)
+        for term, surface in pairs:
+            label = clean_text(surface, MAX_LABEL)
+            if not label:
+                continue
+            is_keyword = keywords is None or term in keywords
+            (terms if is_keyword else context).setdefault(label.casefold(), label)
+    shown = tuple(terms.values())
+    return shown, tuple(v for k, v in context.items() if k not in terms)
 
 
 def _union(values: Iterable[Sequence[str]]) -> tuple[str, ...]:
@@ -135,7 +190,11 @@ def snippet_segments(
 
 
 def build_content(
-    watchlist: Watchlist, recipient: str, items: Iterable[DigestItem], generated_at: datetime
+    watchlist: Watchlist,
+    recipient: str,
+    items: Iterable[DigestItem],
+    generated_at: datetime,
+    coverage: Coverage | None = None,
 ) -> DigestContent:
     """Group items by their first country and count them for the summary."""
     by_section: dict[str | None, list[DigestItem]] = {}
@@ -156,7 +215,8 @@ def build_content(
     ]
     sections.sort(key=lambda s: (s.code is None, -len(s.items), s.name))
     all_items = [item for section in sections for item in section.items]
-    country_counts = Counter(name for item in all_items for name in item.country_names)
+    # as the sections count: each item under its first country, so the numbers agree
+    country_counts = Counter(s.name for s in sections if s.code is not None for _ in s.items)
     source_counts = Counter(source for item in all_items for source in item.sources)
     return DigestContent(
         watchlist=watchlist,
@@ -165,6 +225,7 @@ def build_content(
         country_counts=_ranked(country_counts),
         source_counts=_ranked(source_counts),
         generated_at=generated_at,
+        coverage=coverage,
     )
 
 

@@ -9,7 +9,9 @@
 Schedules: ``DigestSchedule.last_run_at`` remembers when each watchlist's digest
 last ran, so a restart after missed slots sends one digest (coalesced), not one
 per slot. ``hourly``/``daily``/``weekly`` record a run even when nothing was new
-(and send an empty digest only when the watchlist says ``send_empty``);
+(and send an empty digest only when the watchlist says ``send_empty``, or once when
+feeds are failing that its recipients were not told of: silence means "nothing
+matched", never "the monitor was blind");
 ``immediate`` records a run only when it sent something, so the first match
 after a quiet spell goes out at the next tick and later ones are batched for
 ``MONITOR_DIGEST_BATCH_MINUTES``. A schedule lease keeps two processes from
@@ -31,12 +33,14 @@ from alerts import outbox
 from alerts.exceptions import DigestNotFound, RecipientError
 from alerts.message import build_message, new_message_id, to_bytes
 from alerts.outbox import Outcome
-from alerts.render import render
-from alerts.select import build_content, undelivered_items
+from alerts.recipients import one_click_link
+from alerts.render import render, subject_line
+from alerts.select import build_content, tell_failing, undelivered_items
 from alerts.transport import make_transport
 from monitor.app import App
 from monitor.logs import log_event
 from monitor.schedules import parse_timezone
+from monitor.store import coverage as covered
 from monitor.store import digests as store
 from monitor.store.db import transaction
 from monitor.watchlists import Watchlist
@@ -216,7 +220,11 @@ def _write_digests(
     """One digest per subscribed recipient with something new, in the caller's transaction."""
     settings = app.settings
     left = store.unsubscribed(session, watchlist.slug)
-    created = []
+    coverage = covered.coverage(session)
+    told = covered.failing_told(session, watchlist.slug)
+    # silence must mean "nothing matched": once, an empty digest says feeds are failing
+    send_empty = send_empty or tell_failing(coverage, told)
+    created: list[Created] = []
     seen: set[str] = set()
     for recipient in recipients:
         address = recipient.strip()
@@ -224,14 +232,31 @@ def _write_digests(
             continue
         seen.add(address.lower())
         since = store.subscribed_since(session, watchlist.slug, address, now)
-        items = undelivered_items(session, watchlist.slug, address, since)
+        items = undelivered_items(session, watchlist, address, since)
         if not items and not send_empty:
             continue
-        content = build_content(watchlist, address, items, now)
-        rendered = render(
-            content, mail_from=settings.mail_from, unsubscribe_url=settings.unsubscribe_url
-        )
+        content = build_content(watchlist, address, items, now, coverage)
+        subject = subject_line(content)
         message_id = new_message_id(watchlist, settings.mail_from)
+        # the digest and its deliveries: the caller's transaction commits both or neither;
+        # the row first, so the message can link to it ("view in browser")
+        digest_id = store.add_digest(
+            session,
+            watchlist=watchlist.slug,
+            recipient=address,
+            message_id=message_id,
+            subject=subject,
+            message=b"",
+            match_ids=content.match_ids,
+            now=now,
+        )
+        rendered = render(
+            content,
+            mail_from=settings.mail_from,
+            unsubscribe_url=settings.unsubscribe_url,
+            public_url=settings.public_url,
+            digest_id=digest_id,
+        )
         message = build_message(
             rendered,
             watchlist=watchlist,
@@ -240,21 +265,10 @@ def _write_digests(
             message_id=message_id,
             date=now,
             unsubscribe_url=settings.unsubscribe_url,
+            one_click=one_click_link(session, settings, watchlist.slug, address, now),
         )
-        # the digest and its deliveries: the caller's transaction commits both or neither
-        digest_id = store.add_digest(
-            session,
-            watchlist=watchlist.slug,
-            recipient=address,
-            message_id=message_id,
-            subject=rendered.subject,
-            message=to_bytes(message),
-            match_ids=content.match_ids,
-            now=now,
-        )
-        created.append(
-            Created(digest_id, watchlist.slug, address, rendered.subject, len(content.match_ids))
-        )
+        store.set_digest_message(session, digest_id, to_bytes(message))
+        created.append(Created(digest_id, watchlist.slug, address, subject, len(content.match_ids)))
         log_event(
             log,
             "digest_queued",
@@ -263,6 +277,10 @@ def _write_digests(
             recipient=address,
             matches=len(content.match_ids),
         )
+    store.ensure_schedule(session, watchlist.slug)
+    covered.set_failing_told(
+        session, watchlist.slug, coverage.failing_ids if created else told & coverage.failing_ids
+    )
     return created
 
 

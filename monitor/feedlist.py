@@ -70,8 +70,12 @@ def add(
     folder: str | None = None,
     full_text: bool = False,
     parsed: ParsedFeed | None = None,
+    failure: FeedError | None = None,
 ) -> store.FeedSummary:
-    """Store a feed (due at once); the title defaults to the feed's own."""
+    """Store a feed (due at once); the title defaults to the feed's own.
+
+    ``failure``: why it did not answer with a feed when added anyway; it starts failing.
+    """
     check_scheme(url)
     now = datetime.now(UTC)
     with transaction(app.sessions) as session:
@@ -83,6 +87,8 @@ def add(
             folder=folder,
             site_url=parsed.site_url if parsed else None,
             full_text=full_text,
+            error_kind=failure.kind if failure is not None else None,
+            last_error=failure.message if failure is not None else None,
         )
     return summary(app, url)
 
@@ -101,9 +107,22 @@ def list_all(app: App) -> list[store.FeedSummary]:
         return store.list_feeds(session)
 
 
-def remove(app: App, url: str) -> int:
+def remove(app: App, url: str) -> store.FeedHistory:
+    """Stop polling ``url``; its articles, matches and deliveries stay (what is kept)."""
     with transaction(app.sessions) as session:
         return store.remove_feed(session, url)
+
+
+def history(app: App, url: str) -> store.FeedHistory:
+    """What ``purge`` would delete."""
+    with transaction(app.sessions) as session:
+        return store.feed_history(session, url)
+
+
+def purge(app: App, url: str) -> store.FeedHistory:
+    """Delete ``url`` with its articles, their matches and deliveries (what went)."""
+    with transaction(app.sessions) as session:
+        return store.purge_feed(session, url)
 
 
 def set_options(
@@ -149,7 +168,9 @@ def export_opml(app: App) -> bytes:
     with transaction(app.sessions) as session:
         feeds = [
             OpmlFeed(url=f.url, title=f.title, folder=f.folder, site_url=f.site_url)
-            for f in session.scalars(select(Feed).order_by(Feed.url))
+            for f in session.scalars(
+                select(Feed).where(Feed.status != FeedStatus.REMOVED.value).order_by(Feed.url)
+            )
         ]
     return write_opml(feeds)
 
@@ -176,7 +197,8 @@ def import_feeds(session: Session, feeds: Sequence[OpmlFeed], *, now: datetime) 
     """Add the feeds not yet present; (added, already present)."""
     added = skipped = 0
     for item in feeds:
-        if store.find_feed(session, item.url) is not None:
+        known = store.find_feed(session, item.url)
+        if known is not None and known.status != FeedStatus.REMOVED.value:
             skipped += 1
             continue
         store.add_feed(

@@ -7,20 +7,27 @@ on this machine, so a restarted ``run`` need not wait: a lease whose owner names
 a process id that is no longer alive (and, when it names a host, this host) is
 freed at once. On PostgreSQL, whose processes may run anywhere, leases expire.
 
-Owner names: ``PID-RANDOM`` (feed polls) and ``HOST:PID:RANDOM`` (digests).
+Owner names: ``PID-RANDOM`` (feed polls) and ``HOST:PID:RANDOM`` (digests, named
+leases). ``held`` takes a named lease (the ``leases`` table) around work one process
+does at a time, such as the admin's health message.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import secrets
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from monitor.store import leases as store
 from monitor.store.db import transaction
-from monitor.store.models import Digest, DigestSchedule, Feed
+from monitor.store.models import Digest, DigestSchedule, Feed, Lease
 
 _FEED_OWNER = re.compile(r"^(\d+)-[0-9a-f]+$")
 _DIGEST_OWNER = re.compile(r"^(.*):(\d+):[0-9a-f]+$")
@@ -50,7 +57,7 @@ def release_dead_leases(sessions: sessionmaker[Session]) -> int:
     """Free every lease held by a dead process of this host; how many were freed."""
     freed = 0
     with transaction(sessions) as session:
-        for model in (Feed, Digest, DigestSchedule):
+        for model in (Feed, Digest, DigestSchedule, Lease):
             owners = {
                 owner
                 for owner in session.scalars(
@@ -68,3 +75,25 @@ def release_dead_leases(sessions: sessionmaker[Session]) -> int:
                 )
                 freed += int(getattr(result, "rowcount", 0) or 0)
     return freed
+
+
+def owner_name() -> str:
+    """``HOST:PID:RANDOM``: names this process as a lease holder."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+@contextmanager
+def held(sessions: sessionmaker[Session], name: str, duration: timedelta) -> Iterator[bool]:
+    """Hold the named lease for the ``with`` block if no other process does: yields
+    whether it was taken (then it is freed at the end; it expires after ``duration``
+    should this process die)."""
+    owner = owner_name()
+    now = datetime.now(UTC)
+    with transaction(sessions) as session:
+        taken = store.take(session, name, owner, now, now + duration)
+    try:
+        yield taken
+    finally:
+        if taken:
+            with transaction(sessions) as session:
+                store.free(session, name, owner)

@@ -8,8 +8,16 @@ Jobs (rebuilt from configuration at every start, never persisted in the schedule
   that finds a poll running has nothing to do and returns;
 - ``digests``: every minute, ``alerts.service.run_due_digests`` sends each
   watchlist's digest when its schedule says so and retries the outbox;
-- ``watchlists``: every 30 s, re-reads changed watchlist files (a bad edit is
-  reported and the last good version keeps running);
+- ``watchlists``: every 30 s (or tick, when shorter), re-reads changed watchlist files
+  (a bad edit is reported and the last good version keeps running); a watchlist that
+  did not load and now does is matched against the articles stored since it broke
+  (``monitor.rematch``; since its file was last changed, at most
+  ``MONITOR_BACKFILL_DAYS`` back), and those matches go into its next digest like any other;
+- ``relevance``: every tick, after the poll has stored its articles, embeds those that
+  carry a signal of a watchlist and scores them (``monitor.relevance.stage``): rule
+  matches get a relevance, articles the rules missed may become "possibly relevant";
+  without the model (``MONITOR_RELEVANCE=false`` or a model that does not load) the rules
+  work alone and ``status`` says so;
 - ``health``: every tick, ``monitor.health.assess`` decides ok / degraded / failing;
   a change is logged (``health_changed``) and told to ``MONITOR_ADMIN_EMAIL``
   (``alerts.operator``, rate-limited, once more when it recovers);
@@ -61,8 +69,12 @@ from monitor.health import (
 from monitor.ingest import FeedOutcome, poll_due_feeds
 from monitor.leases import release_dead_leases
 from monitor.logs import log_event
+from monitor.relevance.embed import ModelLoadError, load_embedder
+from monitor.relevance.stage import RelevanceModels, run_backlog
+from monitor.rematch import rematch
 from monitor.retention import run_maintenance
 from monitor.store.db import normalise_url
+from monitor.watchlists import WatchlistError
 from monitor.web import create_web_app
 from monitor.web.server import WebServer
 
@@ -159,7 +171,15 @@ class Service:
         self.web: WebServer | None = None
         self.gate = JobGate()
         self._polling = threading.Lock()  # one poll at a time in this process
+        # digests wait while a reloaded watchlist catches up (or its first digest would
+        # go out before the matches of the articles stored while it was broken)
+        self._catching_up = threading.Lock()
         self._watchlist_errors = {str(error) for error in app.watchlists.errors}
+        # slug -> since when it has not loaded: matched against what was stored meanwhile
+        self._broken: dict[str, datetime] = {}
+        self._note_broken(app.watchlists.errors)
+        self.relevance: RelevanceModels | None = None
+        self.relevance_problem: str | None = None  # why the model is not running
         self.started_at: datetime | None = None
         self._health: HealthStatus | None = None
         self.last_health: Health | None = None
@@ -220,10 +240,46 @@ class Service:
             self.metrics.articles_new.inc(outcome.new)
 
     def digests(self) -> None:
-        with self.gate.shared(), self.metrics.durations.labels("digests").time():
+        with (
+            self._catching_up,
+            self.gate.shared(),
+            self.metrics.durations.labels("digests").time(),
+        ):
             report = run_due_digests(self.app)
         for outcome in report.outcomes:
             self.metrics.emails.labels(outcome.status).inc()
+
+    def score_relevance(self) -> None:
+        """The ``relevance`` job: work off the relevance backlog for at most one tick."""
+        if self.relevance is None or self.stopping.is_set():
+            return
+        with self.gate.shared(), self.metrics.durations.labels("relevance").time():
+            report = run_backlog(
+                self.app,
+                self.relevance,
+                stop=self.stopping,
+                budget_seconds=max(1.0, self.app.settings.tick_seconds * 0.8),
+            )
+        if report.looked:
+            log_event(
+                logger,
+                "relevance_scored",
+                articles=report.looked,
+                embedded=report.embedded,
+                scored=report.scored,
+                possible=report.possible,
+                doubtful=report.doubtful,
+            )
+
+    def _load_relevance(self) -> None:
+        if not self.app.settings.relevance:
+            self.relevance_problem = "turned off (MONITOR_RELEVANCE=false)"
+            return
+        try:
+            self.relevance = RelevanceModels(load_embedder())
+        except ModelLoadError as error:
+            self.relevance_problem = str(error)
+            log_event(logger, "relevance_unavailable", logging.ERROR, error=str(error))
 
     def maintenance(self) -> None:
         """Prune old unmatched articles, compact SQLite (``monitor.retention``)."""
@@ -232,16 +288,65 @@ class Service:
             run_maintenance(self.app)
 
     def reload_watchlists(self) -> None:
-        """Re-read changed watchlist files; report each new error once (the last good version runs)."""
-        errors = {str(error) for error in self.app.watchlists.reload()}
+        """Re-read changed watchlist files; report each new error once (the last good version
+        runs); match a watchlist that loads again against what was stored while it did not."""
+        with self._catching_up:
+            self._reload_watchlists()
+
+    def _reload_watchlists(self) -> None:
+        found = self.app.watchlists.reload()
+        errors = {str(error) for error in found}
         for error in sorted(errors - self._watchlist_errors):
             log_event(logger, "watchlist_invalid", logging.ERROR, error=error)
         self._watchlist_errors = errors
+        self._note_broken(found)
+        still = {error.path.stem for error in found}
+        for watchlist in self.app.watchlists.watchlists:
+            since = self._broken.get(watchlist.slug)
+            if since is None or watchlist.slug in still:
+                continue
+            days = self.app.settings.backfill_days
+            if days:  # no further back than a new feed's entries are alerted
+                since = max(since, datetime.now(UTC) - timedelta(days=days))
+            with self.gate.shared():
+                report = rematch(self.app.sessions, watchlist.to_spec(), since=since)
+            del self._broken[watchlist.slug]
+            log_event(
+                logger,
+                "watchlist_rematched",
+                watchlist=watchlist.slug,
+                since=since.isoformat(timespec="seconds"),
+                articles=report.examined,
+                matched=report.matched,
+                duplicates=report.duplicates,
+            )
+
+    def _note_broken(self, errors: Sequence[WatchlistError]) -> None:
+        """Remember since when each watchlist file fails to load: its last change."""
+        now = datetime.now(UTC)
+        for error in errors:
+            if error.path.stem in self._broken:
+                continue
+            try:
+                changed = datetime.fromtimestamp(error.path.stat().st_mtime, UTC)
+            except OSError:
+                changed = now
+            self._broken[error.path.stem] = min(changed, now)
 
     def health_facts(self, now: datetime) -> HealthFacts:
         """What ``assess`` decides on: the store's facts and this process's."""
+        if self.relevance is not None:
+            relevance = "running"
+        elif not self.app.settings.relevance:
+            relevance = "off"
+        else:
+            relevance = self.relevance_problem or "not loaded yet"
         return gather_facts(
-            self.app, now, started_at=self.started_at, scheduler_running=self.scheduler.running
+            self.app,
+            now,
+            started_at=self.started_at,
+            scheduler_running=self.scheduler.running,
+            relevance=relevance,
         )
 
     def check_health(self) -> None:
@@ -300,10 +405,12 @@ class Service:
             settings.maintenance_hours * 3600,
             MAINTENANCE_FIRST_DELAY_SECONDS,
         )
-        self._add(
-            "watchlists", self.reload_watchlists, WATCHLIST_RELOAD_SECONDS, WATCHLIST_RELOAD_SECONDS
-        )
+        reload_every = min(WATCHLIST_RELOAD_SECONDS, tick)
+        self._add("watchlists", self.reload_watchlists, reload_every, reload_every)
         self._add("health", self.check_health, tick, tick)
+        self._load_relevance()
+        if self.relevance is not None:
+            self._add("relevance", self.score_relevance, tick, min(10.0, tick / 2))
         self.scheduler.start()
         log_event(
             logger,

@@ -44,10 +44,15 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No MONITOR_* setting or .env file of the developer leaks into a test."""
+    """No MONITOR_* setting or .env file of the developer leaks into a test.
+
+    The feeds of the tests carry fixed dates, most long past: every entry is alerted
+    (``MONITOR_BACKFILL_DAYS=0``) unless a test sets the backfill window itself.
+    """
     for key in list(os.environ):
         if key.startswith("MONITOR_") and key != "MONITOR_TEST_DATABASE_URL":
             monkeypatch.delenv(key)
+    monkeypatch.setenv("MONITOR_BACKFILL_DAYS", "0")
     monkeypatch.chdir(tmp_path)
 
 

@@ -286,6 +286,7 @@ def monitor_env(database_url: str, tmp_path: Path, smtp_port: int, **extra: str)
         MONITOR_TICK_SECONDS="0.5",
         MONITOR_DIGEST_BATCH_MINUTES="0",
         MONITOR_FETCH_TIMEOUT_SECONDS="10",
+        MONITOR_BACKFILL_DAYS="0",  # the feeds' dates are fixed, long past: alert them all
         PYTHONUNBUFFERED="1",
     )
     env.update(extra)

@@ -99,7 +99,7 @@ def test_poll_match_and_email_each_matching_article_once(
     for recipient in (ALICE, BOB):
         [message] = smtp_server.to(recipient)
         assert _titles(message) == set(MATCHING)
-        assert str(message["Subject"]).startswith("[Foreign recruitment] 3 new matches — ")
+        assert str(message["Subject"]).startswith("[Foreign recruitment] 3 new matches (")
         # One item with both sources (in the order the feeds were stored: either).
         text = _text(message)
         assert "Asia Desk, Wire Service · " in text or "Wire Service, Asia Desk · " in text

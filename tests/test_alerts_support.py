@@ -86,6 +86,7 @@ class Sample:
     score: float
     hours_ago: float
     also_in: tuple[str, ...] = ()  # other feeds that carried the same story
+    seen_later_hours: float = 0  # first seen this long after it was published
 
 
 SAMPLES = (
@@ -155,16 +156,31 @@ SAMPLES = (
         "are dead.",
         1.9,
         2,
+        seen_later_hours=1.5,
     ),
 )
+
+
+def _term_pattern(term: str) -> str:
+    return re.escape(term.rstrip("*")) + (r"\w*" if term.endswith("*") else "")
 
 
 def highlights_for(snippet: str, terms: Iterable[str]) -> list[list[int]]:
     spans: list[list[int]] = []
     for term in terms:
-        pattern = re.escape(term.rstrip("*")) + (r"\w*" if term.endswith("*") else "")
+        pattern = _term_pattern(term)
         spans.extend([m.start(), m.end()] for m in re.finditer(pattern, snippet, re.IGNORECASE))
     return sorted(spans)
+
+
+def found_for(text: str, terms: Iterable[str]) -> list[list[str]]:
+    """``[[term, words as found], …]`` as the write stage stores them, once each."""
+    found: list[list[str]] = []
+    for term in terms:
+        for m in re.finditer(_term_pattern(term), text, re.IGNORECASE):
+            if [term, m.group()] not in found:
+                found.append([term, m.group()])
+    return found
 
 
 def _slug(text: str) -> str:
@@ -199,6 +215,8 @@ def add_match(
     story: Story | None = None,
     is_duplicate: bool = False,
     created_at: datetime | None = None,
+    first_seen_at: datetime | None = None,
+    language: str | None = "en",
 ) -> Match:
     feed = source if isinstance(source, Feed) else _feed(session, source)
     path = _slug(title)[:80]
@@ -211,8 +229,9 @@ def add_match(
         canonical_url=None,
         title=title,
         text=snippet,
+        language=language,
         published_at=published_at,
-        first_seen_at=published_at,
+        first_seen_at=first_seen_at or published_at,
     )
     session.add(article)
     session.flush()
@@ -225,7 +244,8 @@ def add_match(
         highlights=highlights_for(snippet, terms),
         score=score,
         is_duplicate=is_duplicate,
-        created_at=created_at or published_at,
+        found=found_for(f"{title}\n{snippet}", terms),
+        created_at=created_at or first_seen_at or published_at,
     )
     session.add(match)
     session.flush()
@@ -265,6 +285,7 @@ def seed_samples(app: App, watchlist: str = SLUG, now: datetime = NOW) -> dict[s
                 score=sample.score,
                 published_at=published,
                 story=story,
+                first_seen_at=published + timedelta(hours=sample.seen_later_hours),
             )
             ids[sample.key] = match.id
             for n, other in enumerate(sample.also_in, start=1):

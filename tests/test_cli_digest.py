@@ -60,7 +60,10 @@ def test_preview_of_an_unknown_watchlist(env: Settings, tmp_path: Path) -> None:
 def test_send_writes_eml_files_and_then_has_nothing_new(env: Settings) -> None:
     result = run("digest", "send")
     assert result.exit_code == 0, result.output
-    subject = "[Foreign recruitment] 6 new matches — Nepal 2, Russia 2, Uzbekistan 2"
+    subject = (
+        "[Foreign recruitment] 6 new matches (Nepal 2, Cuba 1, Kyrgyzstan 1): Nepal asks Moscow "
+        "to stop enlisting its citizens after 70 deaths"
+    )
     outbox = env.outbox_dir.absolute()
     assert result.output == (
         f"written #1 foreign-recruitment → {ALICE}: {subject}\n"

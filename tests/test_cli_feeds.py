@@ -40,7 +40,7 @@ def test_add_list_poll_remove(env: dict[str, str], feed_server: FeedServer) -> N
     assert polled.exit_code == 0, polled.output
     lines = polled.output.splitlines()
     assert lines[0] == f"ok           {url}  3 new"
-    assert lines[-1] == "Polled 1 feeds: 3 new articles, matches: none, 0 failing."
+    assert lines[-1] == "Polled 1 feed: 3 new articles, matches: none, 0 failing."
 
     again = run(env, "poll")
     assert again.output == "No feeds are due; `news-monitor poll --all` polls every feed now.\n"
@@ -73,10 +73,13 @@ def test_add_list_poll_remove(env: dict[str, str], feed_server: FeedServer) -> N
     table = run(env, "feeds", "list").output.splitlines()
     assert table[0].split() == ["STATUS", "ERR", "LAST", "POLL", "NEXT", "POLL", "ARTICLES", "URL"]
     assert table[1].startswith("ok          0  ") and table[1].endswith(f"3  {url}  Steppe Wire")
-    assert table[-1] == "1 feeds, 0 failing or gone."
+    assert table[-1] == "1 feed, 0 failing or gone."
 
     removed = run(env, "feeds", "remove", url)
-    assert removed.output == f"Removed {url} and its 3 articles.\n"
+    assert removed.output == (
+        f"Removed {url}: no longer polled. Kept 3 articles, 0 matches and 0 deliveries "
+        "(`feeds remove --purge` deletes them).\n"
+    )
     assert (
         run(env, "feeds", "list").output == "No feeds. Add one with `news-monitor feeds add URL`.\n"
     )
@@ -84,19 +87,28 @@ def test_add_list_poll_remove(env: dict[str, str], feed_server: FeedServer) -> N
 
 def test_failing_feed_is_shown_with_its_error(env: dict[str, str], feed_server: FeedServer) -> None:
     url = feed_server.add("/down", Resource(b"nope", status=503, headers={"Retry-After": "600"}))
-    added = run(env, "feeds", "add", url)
+    refused = run(env, "feeds", "add", url)
+    assert refused.exit_code == 2
+    assert refused.output == (
+        f"Error: {url}: HTTP 503, service unavailable; backing off (http_503); not added: "
+        "check the URL, or add it anyway with --anyway\n"
+    )
+    added = run(env, "feeds", "add", url, "--anyway")
     assert added.exit_code == 0
     assert added.output == (
-        f"Warning: http_503: {url}: HTTP 503, service unavailable; backing off; added anyway, "
-        "it will be retried on schedule\n"
+        f"Warning: http_503: {url}: HTTP 503, service unavailable; backing off; added anyway "
+        "as failing, it will be retried on schedule\n"
         f"Added {url}: untitled\n"
     )
+    before = run(env, "feeds", "list").output.splitlines()
+    assert before[1].startswith("failing     1  never polled")
+    assert before[-1] == "1 feed, 1 failing or gone."
     polled = run(env, "poll")
     assert polled.output.splitlines()[0] == (
         f"failing      {url}  http_503: {url}: HTTP 503, service unavailable; backing off"
     )
     table = run(env, "feeds", "list").output.splitlines()
-    assert table[1].startswith("failing     1  ")
+    assert table[1].startswith("failing     2  ")
     assert (
         table[2]
         == f"{'':<15}last error: http_503: {url}: HTTP 503, service unavailable; backing off"
@@ -119,12 +131,12 @@ def test_add_discovers_feeds_on_a_page(env: dict[str, str], feed_server: FeedSer
         f"  2. {feed_server.url('/atom')} [Atom]\n"
         "Which one [1]: 2\n"
         f"Found the feed {feed_server.url('/atom')} on {site}\n"
-        f"Added {feed_server.url('/atom')}: Other, 1 entries now\n"
+        f"Added {feed_server.url('/atom')}: Other, 1 entry now\n"
     )
     first = run(env, "feeds", "add", site, "--first", "--full-text")
     assert (
         first.output.splitlines()[-1]
-        == f"Added {feed_server.url('/news.rss')} (full text): News, 1 entries now"
+        == f"Added {feed_server.url('/news.rss')} (full text): News, 1 entry now"
     )
     duplicate = run(env, "feeds", "add", feed_server.url("/atom"))
     assert duplicate.exit_code == 2
@@ -142,7 +154,8 @@ def test_add_refuses_pages_without_feeds_and_bad_schemes(
     result = run(env, "feeds", "add", page)
     assert (result.exit_code, result.output) == (
         2,
-        f"Error: {page}: this is not an RSS, Atom or JSON feed and links to none\n",
+        f"Error: {page}: this is not an RSS, Atom or JSON feed and links to none "
+        "(not_a_feed); not added: check the URL, or add it anyway with --anyway\n",
     )
     ftp = run(env, "feeds", "add", "ftp://example.org/feed")
     assert (ftp.exit_code, ftp.output) == (

@@ -25,14 +25,17 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 
 from alerts.message import build_message, new_message_id, to_bytes
 from alerts.model import DigestContent
 from alerts.render import render, subject_line
 from alerts.safety import clean_inline, safe_url
 from alerts.select import build_content, items_from_records, snippet_segments, undelivered_items
+from monitor.store.coverage import coverage
 from monitor.store.db import transaction
 from monitor.store.digests import MatchRecord
+from monitor.store.models import Feed
 from tests.test_alerts_support import (
     ALICE,
     NOW,
@@ -49,13 +52,18 @@ CHROMIUM = Path("/usr/bin/chromium")
 
 
 def _content(make_settings: Any, **watchlist: Any) -> DigestContent:
+    """The samples as one digest; the Meduza feed has been failing for two days."""
     chosen = make_watchlist(**watchlist)
     app = make_app(make_settings(), [chosen])
     seed_samples(app)
+    with transaction(app.sessions) as session:
+        meduza = session.scalars(select(Feed).where(Feed.title == "Meduza")).one()
+        meduza.status, meduza.last_success_at = "failing", NOW - timedelta(days=2)
     with app.sessions() as session:
-        items = undelivered_items(session, SLUG, ALICE)
+        items = undelivered_items(session, chosen, ALICE)
+        covered = coverage(session)
     app.close()
-    return build_content(chosen, ALICE, items, NOW)
+    return build_content(chosen, ALICE, items, NOW, covered)
 
 
 def _golden(name: str, actual: str) -> None:
@@ -76,7 +84,8 @@ def test_digest_matches_the_golden_files(make_settings: Any) -> None:
 def test_subject_names_the_count_and_top_countries(make_settings: Any) -> None:
     content = _content(make_settings)
     assert subject_line(content) == (
-        "[Foreign recruitment] 6 new matches — Nepal 2, Russia 2, Uzbekistan 2"
+        "[Foreign recruitment] 6 new matches (Nepal 2, Cuba 1, Kyrgyzstan 1): Nepal asks Moscow "
+        "to stop enlisting its citizens after 70 deaths"
     )
 
 
@@ -154,7 +163,7 @@ def test_hostile_feed_strings_are_rendered_harmless(make_settings: Any) -> None:
                 url=url,
             )
     with app.sessions() as session:
-        items = undelivered_items(session, SLUG, ALICE)
+        items = undelivered_items(session, chosen, ALICE)
     rendered = render(build_content(chosen, ALICE, items, NOW), mail_from="m@news.example")
     html = rendered.html
     assert "<script" not in html and "<img" not in html and "<b>Feed" not in html
@@ -197,7 +206,7 @@ def test_message_headers(make_settings: Any) -> None:
         assert raw.isascii()  # non-ASCII subject and names are encoded
         parsed = message_from_bytes(raw, policy=default)
         assert isinstance(parsed, EmailMessage)
-        assert str(parsed["Subject"]).startswith("[Вербовка: Непал] 6 new matches")
+        assert str(parsed["Subject"]).startswith("[Вербовка: Непал] 6 new matches (Nepal 2")
         assert parsed["Message-ID"] == "<abc@news.example>"
         assert parsed["Date"] == "Thu, 14 Aug 2025 06:30:00 +0000"
         assert parsed["List-Id"] == (

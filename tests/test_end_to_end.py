@@ -118,7 +118,7 @@ def test_poll_match_store_email_once(
     assert found == EXPECTED
     assert all(terms for _url, _countries, terms in rows), "every match says which terms hit"
     items = len(EXPECTED) - 1  # the story seen in two feeds is one item
-    assert str(message["Subject"]).startswith(f"[Foreign recruitment] {items} new matches — ")
+    assert str(message["Subject"]).startswith(f"[Foreign recruitment] {items} new matches (")
 
     # Polling and sending again delivers nothing new.
     _run(env, "poll", "--all")

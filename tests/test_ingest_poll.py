@@ -289,7 +289,10 @@ def test_removing_a_feed_removes_its_articles_band_keys(app: App, feed_server: F
 
     assert keys() == 2 * BANDS
     with transaction(app.sessions) as session:
-        assert store.remove_feed(session, removed) == 1
+        assert store.remove_feed(session, removed).articles == 1
+    assert keys() == 2 * BANDS  # removed: no longer polled, its articles kept
+    with transaction(app.sessions) as session:
+        assert store.purge_feed(session, removed).articles == 1
     assert keys() == BANDS
 
 

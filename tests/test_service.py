@@ -63,6 +63,7 @@ def service_env(
         MONITOR_ALLOW_PRIVATE_ADDRESSES="true",
         MONITOR_IMPORT_DEFAULT_FEEDS="false",
         MONITOR_HTTP_PORT=str(free_port()),
+        MONITOR_BACKFILL_DAYS="0",  # the feed's items are dated 2025: alert them
     )
     added = run_cli(env, "feeds", "add", feed_server.url("/wire.xml"), "--title", "Loopback Wire")
     assert added.returncode == 0, added.stderr

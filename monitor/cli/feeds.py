@@ -10,14 +10,14 @@ from pathlib import Path
 import click
 
 from monitor import feedlist
-from monitor.cli._common import Failure, UserError, echo_json, open_app
+from monitor.cli._common import Failure, UserError, echo_json, open_app, plural
 from monitor.feeds.fetch import check_scheme
 from monitor.ingest import FeedOutcome, poll_due_feeds
 from monitor.store.feeds import FeedSummary
 
 
 def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if value else "never"
+    return value.strftime("%Y-%m-%d %H:%M") if value else "never polled"
 
 
 @click.group()
@@ -31,8 +31,19 @@ def feeds() -> None:
 @click.option("--folder", help="Folder, as in OPML (nested folders joined with /).")
 @click.option("--full-text", is_flag=True, help="Fetch each new article's page for its full text.")
 @click.option("--first", is_flag=True, help="For a web page, take its first feed without asking.")
-def add(url: str, title: str | None, folder: str | None, full_text: bool, first: bool) -> None:
-    """Add a feed by URL, or a web page whose feed links are discovered."""
+@click.option(
+    "--anyway",
+    is_flag=True,
+    help="Add it even if it does not answer with a feed now (it starts as failing).",
+)
+def add(
+    url: str, title: str | None, folder: str | None, full_text: bool, first: bool, anyway: bool
+) -> None:
+    """Add a feed by URL, or a web page whose feed links are discovered.
+
+    A URL that does not answer with a feed (an HTTP error, a host that does not
+    resolve, a page without feed links) is refused unless --anyway.
+    """
     with open_app() as app:
         check_scheme(url)
         found = feedlist.probe(app, url)
@@ -40,7 +51,7 @@ def add(url: str, title: str | None, folder: str | None, full_text: bool, first:
         if found.error is not None and found.links:
             chosen = found.links[0]
             if not first and len(found.links) > 1:
-                click.echo(f"{url} is a web page that links to {len(found.links)} feeds:")
+                click.echo(f"{url} is a web page that links to {plural(len(found.links), 'feed')}:")
                 for number, link in enumerate(found.links, 1):
                     label = f" ({link.title})" if link.title else ""
                     click.echo(f"  {number}. {link.url} [{link.kind}]{label}")
@@ -52,17 +63,29 @@ def add(url: str, title: str | None, folder: str | None, full_text: bool, first:
             url = chosen.url
             found = feedlist.probe(app, url)
             parsed = found.parsed
-        if found.error is not None and found.error.kind in ("not_a_feed", "empty"):
-            raise UserError(found.error.message)
+        if found.error is not None and not anyway:
+            reason = found.error.message
+            if not reason.startswith(url):
+                reason = f"{url}: {reason}"
+            raise UserError(
+                f"{reason} ({found.error.kind}); not added: check the URL, "
+                "or add it anyway with --anyway"
+            )
         summary = feedlist.add(
-            app, url, title=title, folder=folder, full_text=full_text, parsed=parsed
+            app,
+            url,
+            title=title,
+            folder=folder,
+            full_text=full_text,
+            parsed=parsed,
+            failure=found.error,
         )
         if found.error is not None:
             click.echo(
-                f"Warning: {found.error.kind}: {found.error.message}; added anyway, "
+                f"Warning: {found.error.kind}: {found.error.message}; added anyway as failing, "
                 "it will be retried on schedule"
             )
-        entries = f", {len(parsed.entries)} entries now" if parsed else ""
+        entries = f", {plural(len(parsed.entries), 'entry', 'entries')} now" if parsed else ""
         extra = " (full text)" if full_text else ""
         click.echo(f"Added {summary.url}{extra}: {summary.title or 'untitled'}{entries}")
 
@@ -83,7 +106,7 @@ def list_(as_json: bool) -> None:
     for row in rows:
         click.echo(_list_line(row))
     failing = sum(1 for row in rows if row.status in ("failing", "gone"))
-    click.echo(f"{len(rows)} feeds, {failing} failing or gone.")
+    click.echo(f"{plural(len(rows), 'feed')}, {failing} failing or gone.")
 
 
 def _list_line(row: FeedSummary) -> str:
@@ -102,11 +125,31 @@ def _list_line(row: FeedSummary) -> str:
 
 @feeds.command("remove")
 @click.argument("url")
-def remove(url: str) -> None:
-    """Remove a feed and its articles."""
+@click.option(
+    "--purge", is_flag=True, help="Delete its articles, their matches and deliveries too."
+)
+@click.option("--yes", is_flag=True, help="With --purge: do not ask for confirmation.")
+def remove(url: str, purge: bool, yes: bool) -> None:
+    """Stop polling a feed; its articles, matches and deliveries are kept (--purge deletes)."""
     with open_app() as app:
-        articles = feedlist.remove(app, url)
-    click.echo(f"Removed {url} and its {articles} articles.")
+        if not purge:
+            kept = feedlist.remove(app, url)
+            click.echo(
+                f"Removed {url}: no longer polled. Kept {plural(kept.articles, 'article')}, "
+                f"{plural(kept.matches, 'match')} and {plural(kept.deliveries, 'delivery', 'deliveries')}"
+                " (`feeds remove --purge` deletes them)."
+            )
+            return
+        going = feedlist.history(app, url)
+        click.echo(
+            f"Purging {url} deletes {plural(going.articles, 'article')}, "
+            f"{plural(going.matches, 'match')} and "
+            f"{plural(going.deliveries, 'delivery', 'deliveries')}."
+        )
+        if not yes and not click.confirm("Delete them?", default=False):
+            raise Failure("nothing deleted")
+        gone = feedlist.purge(app, url)
+    click.echo(f"Purged {url}: {plural(gone.articles, 'article')} deleted.")
 
 
 @feeds.command("import")
@@ -115,7 +158,7 @@ def import_(file: Path) -> None:
     """Add the feeds of an OPML file (titles and folders kept)."""
     with open_app() as app:
         added, skipped = feedlist.import_opml(app, file)
-    click.echo(f"Imported {added} feeds from {file} ({skipped} already present).")
+    click.echo(f"Imported {plural(added, 'feed')} from {file} ({skipped} already present).")
 
 
 @feeds.command("export")
@@ -129,7 +172,7 @@ def export(file: Path | None) -> None:
         sys.stdout.flush()
         return
     file.write_bytes(document)
-    click.echo(f"Wrote {document.count(b'xmlUrl=')} feeds to {file}.")
+    click.echo(f"Wrote {plural(document.count(b'xmlUrl='), 'feed')} to {file}.")
 
 
 @feeds.command("check")
@@ -159,7 +202,7 @@ def check(url: str) -> None:
         newest = f", newest {_when(max(dated))} UTC" if dated else ""
         click.echo(
             f"Feed ({parsed.format}): {parsed.title or 'untitled'}, "
-            f"{len(parsed.entries)} entries{newest}"
+            f"{plural(len(parsed.entries), 'entry', 'entries')}{newest}"
         )
         if parsed.ttl_minutes:
             click.echo(f"  ttl: {parsed.ttl_minutes} minutes")
@@ -200,7 +243,7 @@ def poll(all_feeds: bool) -> None:
     with open_app(watchlists="folder") as app:
         imported = feedlist.ensure_default_feeds(app)
         if imported:
-            click.echo(f"Imported {imported} default feeds.")
+            click.echo(f"Imported {plural(imported, 'default feed')}.")
         report = poll_due_feeds(app, all_feeds=all_feeds)
     if not report.outcomes:
         click.echo("No feeds are due; `news-monitor poll --all` polls every feed now.")
@@ -212,7 +255,8 @@ def poll(all_feeds: bool) -> None:
         ", ".join(f"{name} {count}" for name, count in matched.items()) if matched else "none"
     )
     click.echo(
-        f"Polled {len(report.outcomes)} feeds: {report.new_articles} new articles, "
+        f"Polled {plural(len(report.outcomes), 'feed')}: "
+        f"{plural(report.new_articles, 'new article')}, "
         f"matches: {matched_text}, {len(report.failed)} failing."
     )
 
@@ -230,7 +274,12 @@ def _poll_line(outcome: FeedOutcome) -> str:
             "matched " + ", ".join(f"{name} {count}" for name, count in outcome.matched.items())
         )
     if outcome.duplicate_matches:
-        parts.append(f"{outcome.duplicate_matches} repeat matches not alerted")
+        parts.append(f"{plural(outcome.duplicate_matches, 'repeat match')} not alerted")
+    if outcome.history_matches:
+        parts.append(
+            f"{plural(outcome.history_matches, 'match')} of old entries kept "
+            "as history, not alerted"
+        )
     if outcome.moved_to:
         parts.append("moved here permanently from a redirect")
     if outcome.warning:

@@ -54,6 +54,7 @@ def main(folder: Path, watchlists_dir: Path) -> None:
         smtp_host=None,
         allow_private_addresses=True,
         import_default_feeds=False,
+        backfill_days=0,  # the sample articles carry their own (past) dates: alert them all
     )
     server = StaticFeedServer().start()
     app = App.open(settings)

@@ -63,6 +63,7 @@ class StoredNews:
     same_story: int = 0  # new articles that joined a story already seen
     matched: Mapping[str, int] = field(default_factory=dict)  # watchlist → new matches
     duplicates: int = 0  # matches on later copies of a story (stored, never alerted)
+    history: int = 0  # matches of entries older than the backfill window (history only)
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,26 @@ def new_entries(
         seen_hashes.add(entry.content_hash)
         fresh.append(item)
     return fresh
+
+
+def published_when(published_at: datetime | None, now: datetime) -> datetime:
+    """When an entry counts as published: its date, or ``now`` when it has none or is
+    dated in the future (first seen now, it cannot have been published later)."""
+    if published_at is None or published_at > now:
+        return now
+    return published_at
+
+
+def alert_cutoff(feed: FeedForUpdate, now: datetime, backfill: timedelta | None) -> datetime | None:
+    """Entries published before this are stored as history, not alerted (None: alert all).
+
+    Only on a feed's first successful poll: what it already held more than ``backfill``
+    (``MONITOR_BACKFILL_DAYS``) before that poll is its archive, not news. An entry that
+    appears in a later poll is new to the feed, whatever its date.
+    """
+    if backfill is None or backfill <= timedelta(0) or feed.last_success_at is not None:
+        return None
+    return now - backfill
 
 
 def _redirect_count(feed: FeedForUpdate, target: str) -> int:
@@ -269,6 +290,7 @@ def _success(
         same_story=stored.same_story,
         matched=dict(sorted(stored.matched.items())),
         duplicate_matches=stored.duplicates,
+        history_matches=stored.history,
         warning=analysed.warning if analysed is not None else None,
         moved_to=moved_to,
         next_poll_at=next_poll,

@@ -30,6 +30,7 @@ class FeedOutcome:
     same_story: int = 0  # new articles that joined a story already seen
     matched: Mapping[str, int] = field(default_factory=dict)  # watchlist → new matches
     duplicate_matches: int = 0  # matches on later copies of a story (stored, never alerted)
+    history_matches: int = 0  # matches of a new feed's old entries (MONITOR_BACKFILL_DAYS)
     warning: str | None = None
     moved_to: str | None = None
     next_poll_at: datetime | None = None

@@ -102,6 +102,7 @@ async def _poll(
 ) -> list[FeedOutcome]:
     limits = FetchLimits.from_settings(app.settings)
     interval = timedelta(minutes=app.settings.poll_interval_minutes)
+    backfill = timedelta(days=app.settings.backfill_days)
     outcomes: list[FeedOutcome] = []
 
     def write(batch: Sequence[FeedPolled]) -> None:
@@ -112,6 +113,7 @@ async def _poll(
                 batch,
                 default_interval=interval,
                 now=now,
+                backfill=backfill,
                 search_index=app.settings.search_index,
             )
         outcomes.extend(done)

@@ -39,6 +39,7 @@ from monitor.logs import log_event
 from monitor.store import feeds as store
 from monitor.store import search
 from monitor.store.db import transaction
+from monitor.store.matches import match_row
 
 log = logging.getLogger("monitor.ingest")
 
@@ -53,9 +54,12 @@ class _Tally:
     same_story: int = 0
     matched: Counter[str] = field(default_factory=Counter)
     duplicates: int = 0
+    history: int = 0
 
     def news(self) -> StoredNews:
-        return StoredNews(self.new, self.same_story, dict(self.matched), self.duplicates)
+        return StoredNews(
+            self.new, self.same_story, dict(self.matched), self.duplicates, self.history
+        )
 
 
 @dataclass(frozen=True)
@@ -73,16 +77,18 @@ def write_batch(
     default_interval: timedelta,
     now: datetime,
     jitters: Sequence[float] | None = None,
+    backfill: timedelta | None = None,
     search_index: bool = True,
 ) -> list[FeedOutcome]:
     """Store the batch in one transaction; if it fails, each feed alone (the boundary).
 
-    ``search_index`` False leaves the new articles out of the search index
-    (``MONITOR_SEARCH_INDEX``).
+    On a feed's first poll, matches of entries published more than ``backfill`` ago are
+    recorded as history only (``decide.alert_cutoff``). ``search_index`` False leaves the
+    new articles out of the search index (``MONITOR_SEARCH_INDEX``).
     """
     jitter = list(jitters) if jitters is not None else [random.random() for _ in batch]
     try:
-        return _write(sessions, batch, default_interval, now, jitter, search_index)
+        return _write(sessions, batch, default_interval, now, jitter, backfill, search_index)
     except Exception as exc:  # a bug met by one feed's entries must not stall the others
         if len(batch) > 1:  # the batch was rolled back: store its feeds one by one
             return [
@@ -94,13 +100,14 @@ def write_batch(
                     default_interval=default_interval,
                     now=now,
                     jitters=[one],
+                    backfill=backfill,
                     search_index=search_index,
                 )
             ]
         (polled,) = batch
         failure = failure_of(polled.feed.url, exc, "storing its entries")
         failed = FeedPolled(polled.feed, failure=failure)
-        return _write(sessions, [failed], default_interval, now, jitter, search_index)
+        return _write(sessions, [failed], default_interval, now, jitter, backfill, search_index)
 
 
 def _write(
@@ -109,12 +116,13 @@ def _write(
     default_interval: timedelta,
     now: datetime,
     jitters: Sequence[float],
+    backfill: timedelta | None = None,
     search_index: bool = True,
 ) -> list[FeedOutcome]:
     decisions: list[Decision] = []
     with transaction(sessions) as session:
         stored = _store_entries(
-            session, [p for p in batch if p.analysed is not None], now, search_index
+            session, [p for p in batch if p.analysed is not None], now, backfill, search_index
         )
         for polled, jitter in zip(batch, jitters, strict=True):
             fetched = polled.fetched
@@ -165,10 +173,15 @@ def _log(polled: FeedPolled, decision: Decision) -> None:
 
 
 def _store_entries(
-    session: Session, batch: Sequence[FeedPolled], now: datetime, search_index: bool = True
+    session: Session,
+    batch: Sequence[FeedPolled],
+    now: datetime,
+    backfill: timedelta | None,
+    search_index: bool = True,
 ) -> dict[int, _Tally]:
     """Insert the new entries of every feed of the batch; per feed id what it stored."""
     tallies: dict[int, _Tally] = {}
+    cutoffs = {p.feed.id: deciding.alert_cutoff(p.feed, now, backfill) for p in batch}
     fresh = _new_entries(session, batch)
     for one in fresh:
         tallies.setdefault(one.feed_id, _Tally()).new += 1
@@ -207,7 +220,7 @@ def _store_entries(
                 "language": one.item.entry.language,
                 "content_hash": one.item.entry.content_hash,
                 "minhash": one.item.entry.signature.values if one.item.entry.signature else None,
-                "published_at": one.item.entry.published_at or now,
+                "published_at": deciding.published_when(one.item.entry.published_at, now),
                 "first_seen_at": now,
             }
             for one, story_id in zip(fresh, story_ids, strict=True)
@@ -238,25 +251,20 @@ def _store_entries(
     rows = []
     for article_id, story_id, one in zip(article_ids, story_ids, fresh, strict=True):
         tally = tallies[one.feed_id]
+        cutoff = cutoffs.get(one.feed_id)
+        published = deciding.published_when(one.item.entry.published_at, now)
+        history = cutoff is not None and published < cutoff
         for result in one.item.matches or ():
             duplicate = (story_id, result.watchlist) in already
             already.add((story_id, result.watchlist))
-            if duplicate:
+            if history:
+                tally.history += 1
+            elif duplicate:
                 tally.duplicates += 1
             else:
                 tally.matched[result.watchlist] += 1
             rows.append(
-                {
-                    "article_id": article_id,
-                    "watchlist": result.watchlist,
-                    "terms": list(result.terms),
-                    "countries": list(result.countries),
-                    "snippet": result.snippet,
-                    "highlights": [list(span) for span in result.highlights],
-                    "score": result.score,
-                    "is_duplicate": duplicate,
-                    "created_at": now,
-                }
+                match_row(article_id, result, duplicate=duplicate, history_only=history, now=now)
             )
     store.insert_matches(session, rows)
     return tallies

@@ -56,6 +56,9 @@ class MatchRecord:
     highlights: tuple[tuple[int, int], ...]
     score: float
     created_at: datetime
+    language: str | None = None
+    first_seen_at: datetime | None = None
+    found: tuple[tuple[str, str], ...] | None = None  # (term, words as found); None: not kept
 
 
 @dataclass(frozen=True)
@@ -107,9 +110,22 @@ def _records(rows: Iterable[Any]) -> list[MatchRecord]:
                 ),
                 score=float(match.score or 0.0),
                 created_at=match.created_at,
+                language=article.language,
+                first_seen_at=article.first_seen_at,
+                found=_found(match.found),
             )
         )
     return records
+
+
+def _found(value: Any) -> tuple[tuple[str, str], ...] | None:
+    if not isinstance(value, list):
+        return None
+    return tuple(
+        (str(pair[0]), str(pair[1]))
+        for pair in value
+        if isinstance(pair, list | tuple) and len(pair) == 2
+    )
 
 
 def _match_query() -> Any:
@@ -117,7 +133,7 @@ def _match_query() -> Any:
         select(Match, Article, Feed.title, Feed.url)
         .join(Article, Match.article_id == Article.id)
         .join(Feed, Article.feed_id == Feed.id)
-        .where(Match.is_duplicate.is_(False))
+        .where(Match.is_duplicate.is_(False), Match.history_only.is_(False))
         .order_by(Match.id)
     )
 
@@ -252,6 +268,16 @@ def add_digest(
     )
     session.flush()
     return digest.id
+
+
+def set_digest_message(session: Session, digest_id: int, message: bytes) -> None:
+    """Store the message of a digest written by ``add_digest`` (in the same transaction)."""
+    session.execute(
+        update(Digest)
+        .where(Digest.id == digest_id)
+        .values(message=message)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def due_digest_ids(

@@ -47,7 +47,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from monitor.feeds.exceptions import FeedExists, FeedNotFound
-from monitor.store.models import Article, Feed, FeedStatus, Match, Story, StoryKey
+from monitor.store.models import Article, Delivery, Feed, FeedStatus, Match, Story, StoryKey
 
 POLLABLE = (FeedStatus.OK.value, FeedStatus.FAILING.value)
 
@@ -191,9 +191,27 @@ def add_feed(
     folder: str | None = None,
     site_url: str | None = None,
     full_text: bool = False,
+    error_kind: str | None = None,
+    last_error: str | None = None,
 ) -> Feed:
-    """A new feed, due at once; ``FeedExists`` when the URL is already there."""
-    if find_feed(session, url) is not None:
+    """A new feed, due at once; ``FeedExists`` when the URL is already there.
+
+    A removed feed's URL brings that feed back (its kept articles with it). With
+    ``error_kind`` (added although it did not answer with a feed) it starts ``failing``.
+    """
+    status = FeedStatus.FAILING.value if error_kind else FeedStatus.OK.value
+    errors = 1 if error_kind else 0
+    existing = find_feed(session, url)
+    if existing is not None and existing.status == FeedStatus.REMOVED.value:
+        existing.status, existing.next_poll_at = status, now
+        existing.consecutive_errors, existing.error_kind = errors, error_kind
+        existing.last_error = last_error
+        existing.title = title or existing.title
+        existing.folder = folder or existing.folder
+        existing.fetch_full_text = full_text
+        session.flush()
+        return existing
+    if existing is not None:
         raise FeedExists(url)
     feed = Feed(
         url=url,
@@ -201,9 +219,11 @@ def add_feed(
         title=title,
         folder=folder,
         site_url=site_url,
-        status=FeedStatus.OK.value,
+        status=status,
         next_poll_at=now,
-        consecutive_errors=0,
+        consecutive_errors=errors,
+        error_kind=error_kind,
+        last_error=last_error,
         redirect_count=0,
         fetch_full_text=full_text,
         interval_pinned=False,
@@ -215,24 +235,73 @@ def add_feed(
     return feed
 
 
-def remove_feed(session: Session, url: str) -> int:
-    """Delete a feed and its articles; returns how many articles went with it."""
+@dataclass(frozen=True)
+class FeedHistory:
+    """What a feed's removal keeps, or its purge deletes."""
+
+    url: str
+    articles: int
+    matched_articles: int
+    matches: int
+    deliveries: int
+    removed: bool  # already removed (not polled) before
+
+
+def feed_history(session: Session, url: str) -> FeedHistory:
+    """How many articles (matched ones), matches and deliveries the feed has."""
     feed = get_feed(session, url)
+    of_feed = select(Article.id).where(Article.feed_id == feed.id)
     articles = session.scalar(select(func.count()).where(Article.feed_id == feed.id)) or 0
+    matched, matches = session.execute(
+        select(func.count(func.distinct(Match.article_id)), func.count(Match.id)).where(
+            Match.article_id.in_(of_feed)
+        )
+    ).one()
+    deliveries = session.scalar(
+        select(func.count(Delivery.id)).where(
+            Delivery.match_id.in_(select(Match.id).where(Match.article_id.in_(of_feed)))
+        )
+    )
+    return FeedHistory(
+        url=feed.url,
+        articles=int(articles),
+        matched_articles=int(matched or 0),
+        matches=int(matches or 0),
+        deliveries=int(deliveries or 0),
+        removed=feed.status == FeedStatus.REMOVED.value,
+    )
+
+
+def remove_feed(session: Session, url: str) -> FeedHistory:
+    """Stop polling a feed, keeping its row, articles, matches and deliveries."""
+    history = feed_history(session, url)
+    feed = get_feed(session, url)
+    feed.status = FeedStatus.REMOVED.value
+    feed.lease_owner = feed.lease_until = None
+    session.flush()
+    return history
+
+
+def purge_feed(session: Session, url: str) -> FeedHistory:
+    """Delete a feed with its articles, their matches and deliveries; what went."""
+    history = feed_history(session, url)
+    feed = get_feed(session, url)
     session.execute(  # the band keys have no foreign key to cascade along (migration 0002)
         delete(StoryKey)
         .where(StoryKey.article_id.in_(select(Article.id).where(Article.feed_id == feed.id)))
         .execution_options(synchronize_session=False)
     )
     session.execute(delete(Feed).where(Feed.id == feed.id))
-    return int(articles)
+    return history
 
 
 def list_feeds(session: Session) -> list[FeedSummary]:
+    """Every feed but the removed ones (whose articles are kept)."""
     counts = select(Article.feed_id, func.count().label("n")).group_by(Article.feed_id).subquery()
     rows = session.execute(
         select(Feed, func.coalesce(counts.c.n, 0))
         .outerjoin(counts, counts.c.feed_id == Feed.id)
+        .where(Feed.status != FeedStatus.REMOVED.value)
         .order_by(Feed.folder, Feed.url)
     ).all()
     return [

@@ -66,6 +66,7 @@ class FeedStatus(StrEnum):
     FAILING = "failing"
     GONE = "gone"  # answered 410 Gone: not polled until enabled again
     DISABLED = "disabled"  # turned off by the user
+    REMOVED = "removed"  # removed by the user: not polled, not listed; its articles are kept
 
 
 class Feed(Base):
@@ -423,4 +424,20 @@ class Feedback(Base):
     text: Mapped[str] = mapped_column(Text)
     relevant: Mapped[bool] = mapped_column(Boolean)
     source: Mapped[str] = mapped_column(String(20))  # cli, web, email
+    # sha256 of the emailed link that recorded it: each link is used once
+    token: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
+
+
+class Lease(Base):
+    """A named piece of work one process does at a time (e.g. the admin's health message).
+
+    Taken with a guarded update (or an insert) whose row count says who won; it expires
+    at ``lease_until``, so a process that died holds it no longer (migration 0007).
+    """
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None]

@@ -12,6 +12,8 @@ Create Date: 2026-12-03
 - ``digest_schedule.failing_told``: the ids of the failing feeds an empty digest last
   told the watchlist's recipients about (comma-separated), so that digest goes out once,
   not every schedule tick while they keep failing.
+- ``leases``: named work one process does at a time (the admin's health message, so two
+  ``run`` processes on PostgreSQL do not both send it).
 """
 
 from collections.abc import Sequence
@@ -35,9 +37,17 @@ def upgrade() -> None:
         batch_op.alter_column("history_only", server_default=None)
     with op.batch_alter_table("digest_schedule") as batch_op:
         batch_op.add_column(sa.Column("failing_told", sa.Text(), nullable=True))
+    op.create_table(
+        "leases",
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("lease_owner", sa.String(length=100), nullable=True),
+        sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("name"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("leases")
     with op.batch_alter_table("digest_schedule") as batch_op:
         batch_op.drop_column("failing_told")
     with op.batch_alter_table("matches") as batch_op:
