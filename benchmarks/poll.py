@@ -281,11 +281,15 @@ def main() -> None:
     )
     args = parser.parse_args()
 
+    # The process targets by their module's name: under ``python -m benchmarks`` this
+    # module runs as __main__, which a spawned process cannot import them from.
+    from benchmarks import poll
+
     context = mp.get_context("spawn")
     port = context.Value("i", 0)
     cycle = context.Value("i", 1)
     server = context.Process(
-        target=serve, args=(port, cycle, args.feeds, args.entries), daemon=True
+        target=poll.serve, args=(port, cycle, args.feeds, args.entries), daemon=True
     )
     server.start()
     while port.value == 0:
@@ -306,9 +310,9 @@ def main() -> None:
     ours: list[Any] = []
     peers: list[Any] = []
     for _ in range(args.runs):
-        ours.append(in_process(run_monitor, urls, cycle, args.concurrency, args.watchlists))
+        ours.append(in_process(poll.run_monitor, urls, cycle, args.concurrency, args.watchlists))
         if not args.skip_reader:
-            peers.append(in_process(run_reader, urls, cycle, args.reader_workers))
+            peers.append(in_process(poll.run_reader, urls, cycle, args.reader_workers))
     first = statistics.median(r[0][0] for r in ours)
     second = statistics.median(r[0][1] for r in ours)
     rss = max(r[1] for r in ours)
