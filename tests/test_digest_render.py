@@ -302,6 +302,132 @@ def test_chromium_screenshot_of_the_html_digest(make_settings: Any, tmp_path: Pa
     shutil.copy(page, ARTIFACTS / "digest.html")
 
 
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def test_the_html_digest_reads_on_a_390_px_phone(make_settings: Any, tmp_path: Path) -> None:
+    """Chromium at 390 px: nothing wider than the screen, text at a readable size."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    content = _content(make_settings)
+    html = render(
+        content,
+        mail_from="m@news.example",
+        public_url="https://monitor.example.org",
+        digest_id=7,
+    ).html
+    page_file = tmp_path / "digest.html"
+    page_file.write_text(html, encoding="utf-8")
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "digest-390.png"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 390, "height": 844})
+            page.goto(page_file.as_uri())
+            widths = page.evaluate(
+                "() => [document.documentElement.scrollWidth, "
+                "Math.max(...[...document.querySelectorAll('body *')]"
+                ".map(e => e.getBoundingClientRect().right))]"
+            )
+            smallest = page.evaluate(
+                "() => Math.min(...[...document.querySelectorAll('.headline, .snippet, .meta')]"
+                ".map(e => parseFloat(getComputedStyle(e).fontSize)))"
+            )
+            preheader_shown = page.evaluate(
+                "() => getComputedStyle(document.querySelector('.preheader')).display"
+            )
+            links = page.evaluate("() => [...document.querySelectorAll('a')].map(a => a.href)")
+            page.screenshot(path=str(shot), full_page=True)
+        finally:
+            browser.close()
+    assert widths[0] <= 390, f"the page scrolls sideways: {widths[0]} px wide"
+    assert widths[1] <= 390.5, f"an element sticks out: its right edge at {widths[1]} px"
+    assert smallest >= 12
+    assert preheader_shown == "none"  # the preview text is for the inbox, not the page
+    assert "https://monitor.example.org/digests/7" in links
+    assert "https://monitor.example.org/watchlists/foreign-recruitment" in links
+    assert len(_png_colours(shot.read_bytes())) > 20, "the screenshot is blank"
+
+
+def test_web_links_only_with_a_public_url(make_settings: Any) -> None:
+    content = _content(make_settings)
+    linked = render(
+        content, mail_from="m@news.example", public_url="https://monitor.example.org", digest_id=3
+    )
+    assert "View in browser: https://monitor.example.org/digests/3" in linked.text
+    assert "Edit this watchlist: https://monitor.example.org/watchlists/foreign-recruitment" in (
+        linked.text
+    )
+    assert 'href="https://monitor.example.org/digests/3"' in linked.html
+    plain = render(content, mail_from="m@news.example")
+    for part in (plain.text, plain.html):
+        assert "monitor.example.org" not in part
+        assert "View in browser" not in part and "Edit this watchlist" not in part
+    assert 'news-monitor watchlist add-keyword foreign-recruitment "term"' in plain.text
+
+
+def test_counts_agree_and_items_say_language_and_age(make_settings: Any) -> None:
+    content = _content(make_settings)
+    sections = {s.name: len(s.items) for s in content.sections if s.code is not None}
+    assert dict(content.country_counts) == sections
+    rendered = render(content, mail_from="m@news.example")
+    for name, count in sections.items():
+        assert f"{name} ({count})" in rendered.text
+        assert f"{name} {count}" in rendered.text.split("By source")[0]
+    assert "(Nepal 2, Cuba 1, Kyrgyzstan 1)" in rendered.subject
+    # the Sri Lanka item was first seen 90 minutes after it was published
+    assert (
+        "Eurasianet · 2 hours ago, 2025-08-14 06:30 CEST, first seen 2025-08-14 08:00 CEST · English"
+        in rendered.text
+    )
+    assert "Meduza · 12 hours ago, 2025-08-13 20:30 CEST · English" in rendered.text
+    # words as found, once each; never the pattern
+    assert "Terms: recruiting, contract" in rendered.text
+    assert "recruit*" not in rendered.text
+    top = "Nepal asks Moscow to stop enlisting its citizens after 70 deaths"
+    assert rendered.subject.endswith(top)
+    assert '<div class="preheader"' in rendered.html
+    assert rendered.html.index(top + " — and 5 more items") < rendered.html.index("<table")
+
+
+def test_context_words_of_a_rule_are_not_shown_as_keywords(make_settings: Any) -> None:
+    record = MatchRecord(
+        match_id=1,
+        article_id=1,
+        story_id=None,
+        watchlist=SLUG,
+        title="Nepali recruits sent to the Russian army",
+        url="https://example.org/a",
+        canonical_url=None,
+        source="Valley Courier",
+        published_at=NOW,
+        terms=("recruit*", "Russian army"),
+        countries=("NP",),
+        snippet="Nepali recruits sent to the Russian army",
+        highlights=((7, 15),),
+        score=1.0,
+        created_at=NOW,
+        found=(
+            ("recruit*", "recruits"),
+            ("recruit*", "Recruits"),
+            ("Russian army", "Russian army"),
+        ),
+    )
+    (item,) = items_from_records([record], {}, keywords={"recruit*"})
+    assert item.terms == ("recruits",)
+    assert item.context == ("Russian army",)
+
+
 def _png_colours(data: bytes) -> set[bytes]:
     """The distinct pixel colours of an 8-bit RGB(A) PNG (enough to tell blank from not)."""
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
