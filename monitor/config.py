@@ -137,6 +137,11 @@ class Settings(BaseSettings):
         description="The web app's base URL as users reach it (no trailing /); digests link "
         "to it ('view in browser', 'edit this watchlist'); unset: no such links.",
     )
+    relevance: bool = Field(
+        True,
+        description="Score matches with the relevance model and find 'possibly relevant' "
+        "articles (after each poll; the rules work without it).",
+    )
     search_index: bool = Field(
         True,
         description="Index new articles for search as the poll stores them; false leaves "

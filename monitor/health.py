@@ -32,6 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from monitor.config import Settings
 from monitor.exceptions import MonitorError
 from monitor.store.health import DigestFacts, FeedFacts, digest_facts, feed_facts
+from monitor.store.relevance import relevance_backlog
 from monitor.store.status import StoreSummary, summarize
 
 if TYPE_CHECKING:
@@ -116,6 +117,20 @@ class WatchlistFacts:
 
 
 @dataclass(frozen=True)
+class RelevanceFacts:
+    """The relevance stage: its backlog, and why the model is not running (None: it is)."""
+
+    backlog: int
+    oldest_waiting: datetime | None  # first seen, of the oldest article not yet looked at
+    problem: str | None = None
+    turned_off: bool = False
+
+
+#: the relevance backlog is "behind" when its oldest article has waited longer than this
+RELEVANCE_BEHIND_MINUTES = 60
+
+
+@dataclass(frozen=True)
 class HealthFacts:
     """Everything ``assess`` looks at. ``started_at``/``scheduler_running`` are None outside ``run``."""
 
@@ -126,6 +141,7 @@ class HealthFacts:
     database_error: str | None = None
     started_at: datetime | None = None
     scheduler_running: bool | None = None
+    relevance: RelevanceFacts | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
@@ -158,8 +174,39 @@ def assess(facts: HealthFacts, limits: HealthThresholds) -> Health:
         reasons += _feed_reasons(facts, facts.feeds, limits)
     if facts.digests is not None:
         reasons += _digest_reasons(facts.now, facts.digests, limits)
+    if facts.relevance is not None:
+        reasons += _relevance_reasons(facts.now, facts.relevance)
     worst = max((r.status for r in reasons), key=_RANK.__getitem__, default=HealthStatus.OK)
     return Health(worst, tuple(reasons))
+
+
+def _relevance_reasons(now: datetime, r: RelevanceFacts) -> list[Reason]:
+    if r.turned_off:
+        return []
+    if r.problem is not None:
+        return [
+            Reason(
+                "relevance_unavailable",
+                HealthStatus.DEGRADED,
+                f"the relevance model is not running ({r.problem}): the rules match alone, "
+                "nothing is scored or found 'possibly relevant'",
+                "read the log at start (relevance_unavailable); reinstall with make install",
+            )
+        ]
+    if r.oldest_waiting is not None and now - r.oldest_waiting > timedelta(
+        minutes=RELEVANCE_BEHIND_MINUTES
+    ):
+        minutes = int((now - r.oldest_waiting).total_seconds() // 60)
+        return [
+            Reason(
+                "relevance_behind",
+                HealthStatus.DEGRADED,
+                f"the relevance backlog holds {r.backlog} articles, the oldest waiting "
+                f"{minutes} minutes: matches are delivered unscored meanwhile",
+                "news-monitor status (the backlog shrinks each tick); fewer feeds or more CPU",
+            )
+        ]
+    return []
 
 
 def _watchlist_reasons(w: WatchlistFacts) -> list[Reason]:
@@ -311,12 +358,29 @@ def gather_facts(
     *,
     started_at: datetime | None = None,
     scheduler_running: bool | None = None,
+    relevance: str | None = None,
 ) -> HealthFacts:
-    """Read the facts: the store's (feeds, digests) and the watchlist registry's."""
+    """Read the facts: the store's (feeds, digests) and the watchlist registry's.
+
+    ``relevance`` is the running service's word on its relevance stage: ``"running"``,
+    ``"off"`` (turned off by the setting) or why the model did not load; None (outside
+    ``run``) leaves the stage out of the assessment.
+    """
     watchlists = watchlist_facts(app)
+    relevance_facts = None
     try:
         with app.sessions() as session:
             feeds, digests = feed_facts(session), digest_facts(session)
+            if relevance is not None:
+                backlog, oldest = relevance_backlog(session)
+                if oldest is not None and started_at is not None:
+                    oldest = max(oldest, started_at)  # waiting since this process could score
+                relevance_facts = RelevanceFacts(
+                    backlog,
+                    oldest,
+                    problem=None if relevance in ("running", "off") else relevance,
+                    turned_off=relevance == "off",
+                )
     except SQLAlchemyError as exc:
         first = str(exc).splitlines()[0] if str(exc) else ""
         return HealthFacts(
@@ -333,6 +397,7 @@ def gather_facts(
         digests=digests,
         started_at=started_at,
         scheduler_running=scheduler_running,
+        relevance=relevance_facts,
     )
 
 
@@ -441,6 +506,18 @@ def health_metrics(health: Health, facts: HealthFacts) -> Iterator[Metric]:
         if digests.failing_since is not None:
             oldest.add_metric([], (facts.now - digests.failing_since).total_seconds())
         yield oldest
+    relevance = facts.relevance
+    if relevance is not None:
+        yield GaugeMetricFamily(
+            "news_monitor_relevance_backlog",
+            "Articles waiting for the relevance stage (embedding and scoring)",
+            value=relevance.backlog,
+        )
+        yield GaugeMetricFamily(
+            "news_monitor_relevance_running",
+            "1 when the relevance model runs in this process",
+            value=0 if relevance.problem or relevance.turned_off else 1,
+        )
 
 
 def store_metrics(summary: StoreSummary) -> Iterator[Metric]:

@@ -18,14 +18,15 @@ from monitor.store.models import Article, ArticleVector, Feedback, Match
 
 __all__ = [
     "ArticleText",
-    "UnknownMatchError",
     "FeedbackRecord",
+    "UnknownMatchError",
     "add_feedback",
     "backlog",
     "backlog_count",
     "feedback_for",
     "insert_possible",
     "matches_of",
+    "relevance_backlog",
     "save_vectors",
     "set_verdicts",
     "vectors_of",
@@ -87,6 +88,16 @@ def backlog(session: Session, limit: int) -> list[ArticleText]:
 
 def backlog_count(session: Session) -> int:
     return int(session.scalar(select(func.count()).select_from(Article).where(_no_vector())) or 0)
+
+
+def relevance_backlog(session: Session) -> tuple[int, datetime | None]:
+    """How many articles wait for the relevance stage, and since when the oldest (first seen)."""
+    count, oldest = session.execute(
+        select(func.count(), func.min(Article.first_seen_at))
+        .select_from(Article)
+        .where(_no_vector())
+    ).one()
+    return int(count or 0), oldest
 
 
 def save_vectors(

@@ -52,6 +52,7 @@ def upgrade() -> None:
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("relevant", sa.Boolean(), nullable=False),
         sa.Column("source", sa.String(20), nullable=False),
+        sa.Column("token", sa.String(64), nullable=True, unique=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.UniqueConstraint("watchlist", "article_id", name="uq_feedback_watchlist_article"),
     )

@@ -1,0 +1,271 @@
+"""The relevance model on the real embedding model, and its stage on a real store after a poll."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+from monitor.app import App
+from monitor.config import Settings
+from monitor.ingest import poll_due_feeds
+from monitor.relevance.embed import E5Embedder, VectorError, pack, unpack
+from monitor.relevance.model import Example, Thresholds, train
+from monitor.relevance.stage import RelevanceModels, work_backlog
+from monitor.relevance.verdict import Verdict, decide
+from monitor.store import feeds as feed_store
+from monitor.store import relevance as store
+from monitor.store.db import transaction
+from monitor.store.models import Article, ArticleVector, Match
+from tests.servers import FeedServer, Resource
+from tests.test_ingest_poll import item, rss
+
+RELEVANT = [
+    "Nepali men recruited into the Russian army ask their government to bring them home",
+    "Два гражданина Узбекистана осуждены за участие в боевых действиях на стороне России",
+    "Cuban youths lured with contracts to fight for Russia in Ukraine",
+    "Kyrgyz migrant handed a military summons at a Moscow market",
+    "North Korean soldiers deployed to the Kursk region, intelligence says",
+    "Sri Lanka brings home the bodies of veterans who died fighting for Moscow",
+    "Індійців завербували до російської армії обманом",
+]
+NOT_RELEVANT = [
+    "Wheat harvest in Kazakhstan breaks a record",
+    "Tajikistan opens its spring conscription for its own army",
+    "Remittances from Russia to Kyrgyzstan rose five percent",
+    "Nepal's football team wins the regional cup",
+    "India and Russia sign a deal on oil shipments",
+    "Alabuga economic zone reports record tax revenue",
+    "Курс узбекского сума укрепился к доллару",
+]
+
+
+@pytest.fixture(scope="module")
+def embedder() -> E5Embedder:
+    return E5Embedder()
+
+
+def examples() -> list[Example]:
+    return [Example(t, True) for t in RELEVANT] + [Example(t, False) for t in NOT_RELEVANT]
+
+
+def test_the_shipped_model_embeds_every_language_into_unit_vectors(embedder: E5Embedder) -> None:
+    vectors = embedder.embed(["Nepal", "Узбекистан", "Oʻzbekiston", "Cuba y Rusia", ""])
+    assert vectors.shape == (5, embedder.dim) and embedder.dim == 384
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-3)
+    # the same meaning in two languages is nearer than two meanings in one
+    en, ru, other = embedder.embed(
+        [
+            "migrants recruited into the army",
+            "мигрантов вербуют в армию",
+            "the price of bread went up",
+        ]
+    )
+    assert float(en @ ru) > float(en @ other)
+
+
+def test_vectors_are_stored_as_float16_and_corrupt_ones_are_refused() -> None:
+    vector = np.linspace(-1, 1, 384, dtype=np.float32)
+    data = pack(vector)
+    assert len(data) == 768
+    assert np.allclose(unpack(data, 384), vector, atol=1e-3)
+    with pytest.raises(VectorError, match="768"):
+        unpack(data[:-2], 384)
+    with pytest.raises(VectorError, match="not a number"):
+        unpack(np.full(384, np.nan, dtype=np.float16).tobytes(), 384)
+
+
+def test_a_model_from_examples_ranks_unseen_texts_the_way_a_reader_would(
+    embedder: E5Embedder,
+) -> None:
+    given_examples = examples()
+    model = train(given_examples, embedder.embed([e.text for e in given_examples]))
+    assert model is not None
+    assert 0.5 <= model.thresholds.possible_at <= 1.0
+    assert 0.0 <= model.thresholds.doubtful_below <= model.thresholds.possible_at
+    assert model.cross_validation.examples == len(given_examples)
+    unseen_relevant = [
+        "Uzbek labour migrants signed contracts with Russia's defence ministry",
+        "Cubanos reclutados por Rusia mueren en el frente de Ucrania",
+    ]
+    unseen_not = [
+        "Kazakhstan's central bank cuts its interest rate",
+        "Bishkek hosts a film festival",
+    ]
+    scores = model.score(embedder.embed(unseen_relevant + unseen_not))
+    assert min(scores[:2]) > max(scores[2:])
+    nearest = model.nearest(embedder.embed(unseen_relevant[:1])[0])
+    assert nearest[0].relevant
+
+
+def test_too_few_examples_of_either_kind_give_no_model(embedder: E5Embedder) -> None:
+    few = [Example(t, True) for t in RELEVANT] + [Example(NOT_RELEVANT[0], False)]
+    assert train(few, embedder.embed([e.text for e in few])) is None
+
+
+@given(
+    rules_held=st.booleans(),
+    relevance=st.none() | st.floats(0, 1),
+    possible_at=st.floats(0.5, 1),
+    doubtful_below=st.floats(0, 0.5),
+)
+def test_a_rule_match_is_never_dropped_by_the_model(
+    rules_held: bool, relevance: float | None, possible_at: float, doubtful_below: float
+) -> None:
+    verdict = decide(rules_held, relevance, Thresholds(possible_at, doubtful_below))
+    if rules_held:
+        assert verdict in (Verdict.MATCH, Verdict.DOUBTFUL)
+    else:
+        assert verdict in (Verdict.POSSIBLE, Verdict.NONE)
+    assert decide(rules_held, relevance, None) is (Verdict.MATCH if rules_held else Verdict.NONE)
+
+
+WATCHLIST = """\
+name: Foreign recruits
+description: Foreign nationals recruited into Russia's army, dying or captured at the front.
+keywords: [recruit*]
+countries: [NP, UZ, KG, CU, LK]
+examples:
+{examples}
+"""
+
+
+@pytest.fixture
+def app(
+    make_settings: Callable[..., Settings], sqlite_url: str, watchlists_dir: Path
+) -> Iterator[App]:
+    lines = [f"  - {{text: {t!r}, relevant: true}}" for t in RELEVANT]
+    lines += [f"  - {{text: {t!r}, relevant: false}}" for t in NOT_RELEVANT]
+    (watchlists_dir / "recruits.yaml").write_text(
+        WATCHLIST.format(examples="\n".join(lines)), encoding="utf-8"
+    )
+    application = App.open(make_settings(sqlite_url))
+    yield application
+    application.close()
+
+
+def test_after_a_poll_the_stage_scores_matches_and_finds_what_the_rules_missed(
+    app: App, feed_server: FeedServer, embedder: E5Embedder
+) -> None:
+    url = feed_server.add(
+        "/rss",
+        Resource(
+            rss(
+                # the rules hold (recruit* + Nepal) and it is on topic
+                item(
+                    "a",
+                    "Nepal says 40 citizens were recruited by Russia's army",
+                    "Families ask for help.",
+                ),
+                # no recruitment word: the rules miss it; the model should not
+                item(
+                    "b",
+                    "Uzbek migrants killed at the front after signing Russian army contracts",
+                    "Relatives in Samarkand received the bodies this week.",
+                ),
+                # a signal (a country) but nothing to do with the topic
+                item(
+                    "c", "Kyrgyzstan's apricot exports grow", "Farmers near Osh report a good year."
+                ),
+                # no signal of any watchlist: looked at, not embedded
+                item("d", "Local bakery wins a prize", "The jury liked the rye bread."),
+            )
+        ),
+    )
+    with transaction(app.sessions) as session:
+        feed_store.add_feed(session, url, now=datetime.now(UTC) - timedelta(seconds=1))
+    poll_due_feeds(app)
+    models = RelevanceModels(embedder)
+    with transaction(app.sessions) as session:
+        assert store.backlog_count(session) == 4
+        report = work_backlog(
+            session, app.watchlists.matcher, app.watchlists.watchlists, models, datetime.now(UTC)
+        )
+    assert report.looked == 4 and report.embedded == 3
+    with transaction(app.sessions) as session:
+        assert store.backlog_count(session) == 0
+        rows = {
+            entry: (verdict, relevance)
+            for entry, verdict, relevance in session.execute(
+                select(Article.entry_id, Match.verdict, Match.relevance).join(
+                    Article, Article.id == Match.article_id
+                )
+            )
+        }
+        vectors = session.scalar(
+            select(func.count()).select_from(ArticleVector).where(ArticleVector.vector.is_not(None))
+        )
+    assert vectors == 3
+    assert rows["a"][0] == "match" and rows["a"][1] is not None
+    assert rows["b"][0] == "possible"
+    assert "c" not in rows and "d" not in rows
+    # nothing more to do: running again looks at nothing and adds nothing
+    with transaction(app.sessions) as session:
+        again = work_backlog(
+            session, app.watchlists.matcher, app.watchlists.watchlists, models, datetime.now(UTC)
+        )
+    assert again.looked == 0
+
+
+# --- news-monitor feedback ------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, watchlists_dir: Path) -> Path:
+    from tests.test_alerts_support import make_app, make_watchlist, seed_samples
+
+    monkeypatch.setenv("MONITOR_DATABASE_URL", f"sqlite:///{tmp_path / 'monitor.db'}")
+    monkeypatch.setenv("MONITOR_WATCHLISTS_DIR", str(watchlists_dir))
+    monkeypatch.setenv("MONITOR_IMPORT_DEFAULT_FEEDS", "false")
+    application = make_app(Settings(), [make_watchlist()])
+    seed_samples(application)
+    application.close()
+    return tmp_path
+
+
+def run_cli(*args: str) -> Any:
+    from click.testing import CliRunner
+
+    from monitor.cli import cli
+
+    return CliRunner().invoke(cli, list(args), prog_name="news-monitor")
+
+
+def test_feedback_is_recorded_changed_listed_and_exported(cli_env: Path) -> None:
+    import json
+
+    application = App.open(Settings(), migrate=False)
+    with transaction(application.sessions) as session:
+        match_id, title = session.execute(
+            select(Match.id, Article.title).join(Article, Article.id == Match.article_id).limit(1)
+        ).one()
+    application.close()
+    result = run_cli("feedback", str(match_id), "not-relevant")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(f"Match {match_id} (foreign-recruitment): not-relevant.")
+    assert run_cli("feedback", str(match_id), "relevant").exit_code == 0  # changed, not doubled
+    listed = run_cli("feedback", "--list", "--json")
+    labels = json.loads(listed.output)
+    assert [(r["match_id"], r["label"], r["title"]) for r in labels] == [
+        (match_id, "relevant", title)
+    ]
+    out = cli_env / "labels.jsonl"
+    assert run_cli("feedback", "--export", str(out)).output == f"Wrote 1 label to {out}\n"
+    assert json.loads(out.read_text(encoding="utf-8").splitlines()[0])["source"] == "cli"
+
+
+def test_feedback_on_a_match_that_does_not_exist_is_one_line_and_records_nothing(
+    cli_env: Path,
+) -> None:
+    result = run_cli("feedback", "999999", "relevant")
+    assert result.exit_code == 2
+    assert result.output == "Error: no match 999999 (see `news-monitor matches list`)\n"
+    assert run_cli("feedback", "--list", "--json").output.strip() == "[]"
+    assert run_cli("feedback", "12").exit_code == 2
