@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.matching.rules import AllOf, Countries, Keywords, Near, NoneOf, Term
+from monitor.matching.rules import AllOf, AnyOf, Countries, Keywords, Near, NoneOf, Term
 from monitor.schedules import Schedule
 from monitor.watchlist_edit import add_countries, add_keywords, remove_countries, remove_keywords
 from monitor.watchlists import (
@@ -121,6 +121,14 @@ def test_defaults(tmp_path: Path) -> None:
             "x.yaml:3: keywords[0].cas: unknown key 'cas' (did you mean 'case'?)",
         ),
         (
+            "name: X\nrule:\n  any:\n    - {term: СВО, cas: sensitive}\n",
+            "x.yaml:4: rule.any[0].cas: unknown key 'cas' (did you mean 'case'?)",
+        ),
+        (
+            "name: X\nrule:\n  all:\n    - keywords: any\n    - {term: СВО, exact: yes please}\n",
+            "x.yaml:5: rule.all[1].exact: must be true or false",
+        ),
+        (
             "name: X\nkeywords: [a]\nrule:\n  all:\n    - keywords: any\n    - nera: [a, b]\n",
             "x.yaml:6: rule.all[1].nera: unknown key 'nera' (did you mean 'near'?)",
         ),
@@ -168,6 +176,23 @@ rule:
     assert countries == Countries(frozenset({"NP", "IN", "south-asia"}))
     assert isinstance(none, NoneOf) and isinstance(none.children[0], Term)
     assert isinstance(near, Near) and near.within == 5
+
+
+def test_rule_groups_take_term_options(tmp_path: Path) -> None:
+    text = """\
+name: R
+rule:
+  any:
+    - {term: СВО, case: sensitive}
+    - {term: армия, exact: true}
+    - near: [{term: ЧВК, case: sensitive}, контракт]
+"""
+    w = load_watchlist(write(tmp_path, "r.yaml", text))
+    assert isinstance(w.rule, AnyOf)
+    svo, army, near = w.rule.children
+    assert isinstance(svo, Term) and svo.term.case_sensitive and svo.term.text == "СВО"
+    assert isinstance(army, Term) and army.term.words[0].forms == frozenset()  # exact
+    assert isinstance(near, Near) and near.first.case_sensitive
 
 
 def test_the_default_watchlists_are_valid() -> None:
