@@ -91,6 +91,13 @@ def test_an_unknown_long_word_keeps_the_stem_rule_with_a_minimum_stem() -> None:
     assert not parse_term("Бюгя").words[0].prefix
 
 
+def test_only_the_last_part_of_a_hyphenated_word_inflects() -> None:
+    matcher = compile_watchlist("keywords: [военно-морской флот, Мин-обороны]\n")
+    assert found(matcher, "Учения военно-морского флота начались.") == ("военно-морской флот",)
+    assert found(matcher, "Данные Мин-обороны опубликованы.") == ("Мин-обороны",)
+    assert found(matcher, "Мины обороны заложили вдоль реки.") == ()  # мин is not мины
+
+
 def test_exact_turns_the_forms_off() -> None:
     matcher = compile_watchlist("keywords: [{term: армия, exact: true}]\n")
     assert found(matcher, "Армия вошла в город.") == ("армия",)

@@ -9,6 +9,7 @@ article, in one of these ways (the first that applies):
   (pymorphy3, see :mod:`monitor.matching.lexicon`): ``армия`` → армии, армией (not армян);
   ``суд`` → суда, судом (not судно); ``найманець`` → найманці, найманців. In a phrase each word
   takes its forms, without agreement (``уголовное дело`` → уголовного дела, уголовные дела);
+  of a hyphenated word only the last part does (``военно-морской`` → военно-морского);
 * an acronym (written in capitals: ``СВО``, ``ЧВК``) or a short word (at most
   ``SHORT_WORD`` letters) the dictionary does not know: the word itself only (``СВО`` matches
   «в зоне СВО», never свой or своих);
