@@ -13,7 +13,7 @@ import runpy
 import sys
 
 DEFAULT = ("match", "poll")
-ALL = ("match", "poll", "scale", "fetch", "quality", "backtest", "relevance")
+ALL = ("match", "poll", "scale", "fetch", "quality", "backtest", "relevance", "web")
 
 
 def main(argv: list[str]) -> int:
