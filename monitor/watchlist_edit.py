@@ -75,6 +75,8 @@ class WatchlistChange:
     remove_exclude: tuple[str, ...] = ()
     case_sensitive: bool = False
     exact: bool = False
+    add_recipients: tuple[str, ...] = ()
+    remove_recipients: tuple[str, ...] = ()
 
     def __bool__(self) -> bool:
         return any(
@@ -85,6 +87,8 @@ class WatchlistChange:
                 self.remove_countries,
                 self.add_exclude,
                 self.remove_exclude,
+                self.add_recipients,
+                self.remove_recipients,
             )
         )
 
@@ -113,6 +117,8 @@ def change_text(text: str, path: Path, change: WatchlistChange) -> tuple[str, Wa
         _add_terms(data, "keywords", change.add_keywords, change.case_sensitive, change.exact)
         _add_terms(data, "exclude", change.add_exclude, False, False)
         _add_countries(data, _codes(path, change.add_countries))
+        _remove_recipients(data, change.remove_recipients, path)
+        _add_recipients(data, change.add_recipients)
     except TermError as exc:
         raise WatchlistError(path, None, "keywords", str(exc)) from exc
     except WatchlistError as exc:
@@ -250,6 +256,37 @@ def _remove_countries(data: CommentedMap, codes: list[str], path: Path) -> None:
         raise WatchlistError(path, None, "countries", f"not listed here: {', '.join(missing)}")
     for index in reversed(range(len(seq))):
         if present[index] in codes:
+            _delete(seq, index)
+
+
+def _add_recipients(data: CommentedMap, addresses: tuple[str, ...]) -> None:
+    if not addresses:
+        return
+    seq = _ensure_seq(data, "recipients")
+    existing = {str(item).strip().lower() for item in seq}
+    items: list[Any] = []
+    for address in addresses:
+        if address.strip().lower() not in existing:
+            items.append(address.strip())
+            existing.add(address.strip().lower())
+    _append(seq, items)
+
+
+def _remove_recipients(data: CommentedMap, addresses: tuple[str, ...], path: Path) -> None:
+    if not addresses:
+        return
+    seq = data.get("recipients")
+    if not isinstance(seq, CommentedSeq):
+        seq = CommentedSeq()
+    present = [str(item).strip().lower() for item in seq]
+    wanted = {address.strip().lower() for address in addresses}
+    missing = [a for a in addresses if a.strip().lower() not in present]
+    if missing:
+        raise WatchlistError(
+            path, None, "recipients", f"not a recipient here: {', '.join(missing)}"
+        )
+    for index in reversed(range(len(seq))):
+        if present[index] in wanted:
             _delete(seq, index)
 
 

@@ -1,4 +1,4 @@
-"""``news-monitor digest|outbox|recipients …`` (owned by the alerts work)."""
+"""``news-monitor digest|outbox|recipients …``."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ from pathlib import Path
 
 import click
 
+from alerts import recipients as recipients_service
 from alerts import service
 from alerts.outbox import DELIVERED, Outcome
 from alerts.render import preview as render_preview
-from monitor.cli._common import Failure, echo_json, open_app, plural
+from monitor.cli._common import Failure, UserError, echo_json, open_app, plural
 from monitor.schedules import parse_timezone
 from monitor.store import digests as store
+from monitor.watchlist_edit import WatchlistChange, apply_change
 
 DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]
 
@@ -145,7 +147,110 @@ def retry(digest_id: int | None) -> None:
 
 @click.group()
 def recipients() -> None:
-    """Manage recipients (unsubscribe)."""
+    """List, add and remove recipients; unsubscribe and resubscribe them.
+
+    Recipients are listed in each watchlist's file (recipients:); add and remove edit it,
+    keeping its comments. Who unsubscribed is kept in the database: an unsubscribed
+    address stays in the file and gets nothing until resubscribed.
+    """
+
+
+@recipients.command("list")
+@click.option("--watchlist", "-w", help="Only this watchlist (name or slug).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+def list_recipients(watchlist: str | None, as_json: bool) -> None:
+    """Every recipient of every watchlist, and whether (since when) it unsubscribed."""
+    with open_app(watchlists="files", create=False) as app:
+        chosen = [app.watchlists.get(watchlist)] if watchlist else list(app.watchlists.watchlists)
+        rows = recipients_service.statuses(app, chosen)
+    if as_json:
+        echo_json(
+            [
+                {
+                    "watchlist": r.watchlist,
+                    "address": r.address,
+                    "subscribed": r.subscribed,
+                    "unsubscribed_at": _iso(r.unsubscribed_since),
+                    "from_every_watchlist": r.from_every_watchlist,
+                }
+                for r in rows
+            ]
+        )
+        return
+    if not rows:
+        click.echo("No recipients: add one with news-monitor recipients add ADDRESS -w WATCHLIST.")
+        return
+    table = [("WATCHLIST", "ADDRESS", "STATUS")]
+    for r in rows:
+        status = "subscribed"
+        if r.unsubscribed_since is not None:
+            status = f"unsubscribed {_short(r.unsubscribed_since)}"
+            if r.from_every_watchlist:
+                status += " (from every watchlist)"
+        table.append((r.watchlist, r.address, status))
+    widths = [max(len(row[i]) for row in table) for i in range(2)]
+    for row in table:
+        click.echo(f"{row[0].ljust(widths[0])}  {row[1].ljust(widths[1])}  {row[2]}")
+
+
+@recipients.command("add")
+@click.argument("address")
+@click.option("--watchlist", "-w", required=True, help="The watchlist (name or slug).")
+def add_recipient(address: str, watchlist: str) -> None:
+    """Add ADDRESS to a watchlist's recipients (edits its file, keeping comments)."""
+    with open_app(watchlists="files", create=False) as app:
+        found = app.watchlists.get(watchlist)
+        if address.strip().lower() in {r.lower() for r in found.recipients}:
+            click.echo(f"{address.strip()} is already a recipient of {found.slug}.")
+        else:
+            apply_change(found.path, WatchlistChange(add_recipients=(address,)))
+            click.echo(f"Added {address.strip()} to {found.slug}; saved {found.path}")
+        left = [
+            s
+            for s in recipients_service.statuses(app, [found])
+            if s.address.lower() == address.strip().lower() and not s.subscribed
+        ]
+    if left:
+        click.echo(
+            f"It unsubscribed on {_short(left[0].unsubscribed_since)} and gets nothing until "
+            f"news-monitor recipients resubscribe {address.strip()} -w {found.slug}"
+        )
+
+
+@recipients.command("remove")
+@click.argument("address")
+@click.option("--watchlist", "-w", help="Only this watchlist (default: every one listing it).")
+def remove_recipient(address: str, watchlist: str | None) -> None:
+    """Remove ADDRESS from the recipients of a watchlist (or of every watchlist)."""
+    wanted = address.strip().lower()
+    with open_app(watchlists="files", create=False) as app:
+        if watchlist:
+            chosen = [app.watchlists.get(watchlist)]
+        else:
+            chosen = [
+                w for w in app.watchlists.watchlists if wanted in {r.lower() for r in w.recipients}
+            ]
+            if not chosen:
+                raise UserError(f"{address.strip()} is not a recipient of any watchlist")
+        for found in chosen:
+            apply_change(found.path, WatchlistChange(remove_recipients=(address,)))
+            click.echo(f"Removed {address.strip()} from {found.slug}; saved {found.path}")
+
+
+@recipients.command("resubscribe")
+@click.argument("address")
+@click.option("--watchlist", "-w", help="Only this watchlist (default: everything it left).")
+def resubscribe(address: str, watchlist: str | None) -> None:
+    """Send digests to ADDRESS again (after it unsubscribed)."""
+    with open_app(watchlists="files", create=False) as app:
+        lifted = recipients_service.resubscribe(app, address, watchlist)
+    if not lifted:
+        click.echo(
+            f"{address.strip()} had not unsubscribed{' from ' + watchlist if watchlist else ''}."
+        )
+        return
+    which = ", ".join("every watchlist" if s == store.ALL_WATCHLISTS else s for s in lifted)
+    click.echo(f"{address.strip()} receives again: {which}.")
 
 
 @recipients.command()

@@ -13,8 +13,17 @@ from pathlib import Path
 
 import click
 
+from alerts.recipients import statuses as recipient_statuses
 from monitor.backtest import BacktestReport, backtest, found_words
-from monitor.cli._common import UserError, echo_json, load_settings, open_app, plural, user_errors
+from monitor.cli._common import (
+    Failure,
+    UserError,
+    echo_json,
+    load_settings,
+    open_app,
+    plural,
+    user_errors,
+)
 from monitor.matching.gazetteer import load_gazetteer
 from monitor.watchlist_edit import (
     WatchlistChange,
@@ -115,8 +124,17 @@ def list_(as_json: bool) -> None:
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def show(name: str, as_json: bool) -> None:
-    """Show one watchlist (by slug or name): its rule, keywords, countries and exclusions."""
-    summary = _summary(_find(name))
+    """Show one watchlist (by slug or name): its rule, keywords, countries and exclusions.
+
+    Recipients who unsubscribed are marked (read from the database, when there is one).
+    """
+    found = _find(name)
+    summary = _summary(found)
+    left = _unsubscribed(found)
+    summary["unsubscribed"] = [
+        {"address": address, "since": since.isoformat(timespec="seconds")}
+        for address, since in left.items()
+    ]
     if as_json:
         echo_json(summary)
         return
@@ -124,8 +142,9 @@ def show(name: str, as_json: bool) -> None:
     click.echo(f"  file:        {summary['file']}")
     if summary["description"]:
         click.echo(f"  description: {summary['description']}")
-    recipients = summary["recipients"]
-    assert isinstance(recipients, list)
+    recipients = [
+        f"{r} (unsubscribed {left[r]:%Y-%m-%d})" if r in left else r for r in found.recipients
+    ]
     click.echo(f"  recipients:  {', '.join(recipients) or 'none'}")
     click.echo(f"  schedule:    {summary['schedule']} ({summary['timezone']})")
     click.echo(f"  send empty:  {'yes' if summary['send_empty'] else 'no'}")
@@ -141,6 +160,16 @@ def show(name: str, as_json: bool) -> None:
     click.echo(f"  countries ({len(countries)}):")
     for country in countries:
         click.echo(f"    {country['code']}  {country['name']}")
+
+
+def _unsubscribed(found: Watchlist) -> dict[str, datetime]:
+    """The watchlist's recipients who unsubscribed, and when; empty without a database."""
+    try:
+        with open_app(create=False) as app:
+            statuses = recipient_statuses(app, [found])
+    except Failure:
+        return {}  # no database (or none reachable): the file alone is shown
+    return {s.address: s.unsubscribed_since for s in statuses if s.unsubscribed_since}
 
 
 @watchlist.command("check")
