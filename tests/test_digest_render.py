@@ -32,7 +32,7 @@ from alerts.model import DigestContent
 from alerts.render import render, subject_line
 from alerts.safety import clean_inline, safe_url
 from alerts.select import build_content, items_from_records, snippet_segments, undelivered_items
-from monitor.store.coverage import coverage
+from monitor.store.coverage import Coverage, FailingFeed, coverage
 from monitor.store.db import transaction
 from monitor.store.digests import MatchRecord
 from monitor.store.models import Feed
@@ -228,6 +228,21 @@ def test_message_headers(make_settings: Any) -> None:
         assert isinstance(text, EmailMessage) and isinstance(html, EmailMessage)
         assert text.get_content().replace("\r\n", "\n") == rendered.text
         assert html.get_content().replace("\r\n", "\n").rstrip() == rendered.html.rstrip()
+
+
+def test_an_empty_digest_while_feeds_fail_says_so(make_settings: Any) -> None:
+    """Silence must mean "nothing matched": the empty digest names the failing feeds."""
+    failing = (
+        FailingFeed(1, "Steppe Wire", "https://steppe.example/rss", NOW - timedelta(days=2), False),
+        FailingFeed(2, "valley.example", "https://valley.example/", NOW - timedelta(days=1), True),
+    )
+    content = build_content(make_watchlist(), ALICE, [], NOW, Coverage(12, failing))
+    rendered = render(content, mail_from="Monitor <monitor@news.example>")
+    assert rendered.subject == "[Foreign recruitment] no new matches, 2 feeds failing"
+    _golden("foreign-recruitment-feeds-failing.txt", rendered.text)
+    assert "From 12 feeds; failing: Steppe Wire (since 2025-08-12), valley.example (since" in (
+        rendered.html
+    )
 
 
 def test_empty_digest_says_nothing_is_new(make_settings: Any) -> None:
