@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from sqlalchemy import create_engine, update
+from sqlalchemy import create_engine, select, update
 
 from monitor.backtest import compare
 from monitor.cli import cli
 from monitor.matching.terms import parse_term
-from monitor.store.models import Article
+from monitor.store.models import Article, Match
 from monitor.store.window import WindowArticle
 from monitor.watchlists import parse_watchlist
 from tests.servers import FeedServer, Resource
@@ -164,6 +164,36 @@ def test_backtest_errors_are_one_line(env: dict[str, str]) -> None:
     unknown = run(env, "watchlist", "test", "nope", "--add-keyword", "snow")
     assert unknown.exit_code == 2
     assert unknown.output.startswith("Error: no watchlist 'nope'")
+
+
+def test_rematch_records_new_matches_once(env: dict[str, str], database_url: str) -> None:
+    assert run(env, "watchlist", "add-keyword", "recruitment", "snow").exit_code == 0
+    first = run(env, "watchlist", "rematch", "recruitment", "--days", "30")
+    assert first.exit_code == 0, first.output
+    assert first.output == (
+        "Rematched recruitment over 4 articles first seen in the last 30 days: 1 new match "
+        "will be in the next digest, 0 repeats of stories already matched (stored, not "
+        "alerted), 2 already matched before.\n"
+    )
+    again = run(env, "watchlist", "rematch", "recruitment", "--days", "30")
+    assert "0 new matches" in again.output and "3 already matched before" in again.output
+    history = run(env, "watchlist", "rematch", "recruitment", "--days", "60", "--history-only")
+    assert history.output.startswith(
+        "Rematched recruitment over 5 articles first seen in the last 60 days: 0 new matches "
+        "recorded as history only (not alerted)"
+    )
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        titles = connection.execute(
+            select(Article.title).join(Match, Match.article_id == Article.id).order_by(Article.id)
+        ).scalars()
+        assert list(titles) == [
+            "Snow closes the passes above Kathmandu",
+            "Agents recruited Uzbek builders for the army",
+            "Recruits from Nepal on hunger strike",
+            "Snow and recruiting offices in Pokhara",
+        ]
+    engine.dispose()
 
 
 def test_compare_is_pure_and_counts_every_article_but_lists_keep(tmp_path: Path) -> None:

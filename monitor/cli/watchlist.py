@@ -25,6 +25,7 @@ from monitor.cli._common import (
     user_errors,
 )
 from monitor.matching.gazetteer import load_gazetteer
+from monitor.rematch import rematch
 from monitor.watchlist_edit import (
     WatchlistChange,
     add_countries,
@@ -424,3 +425,40 @@ def _print_backtest(report: BacktestReport, change: WatchlistChange, days: int) 
             click.echo(f"  … and {side.count - len(side.items)} more (--limit, --json)")
     click.echo("")
     click.echo(f"Matched {plural(report.examined, 'article')} in {report.seconds:.1f} s.")
+
+
+@watchlist.command("rematch")
+@click.argument("name")
+@click.option(
+    "--days", required=True, type=click.IntRange(1), help="Articles first seen in the last N days."
+)
+@click.option(
+    "--alert/--history-only",
+    default=True,
+    show_default=True,
+    help="New matches go into the next digest (each once), or are recorded as history only.",
+)
+def rematch_(name: str, days: int, alert: bool) -> None:
+    """Match the stored articles of the last N days against the watchlist as it is now.
+
+    Run after an edit: articles that match now and did not before are recorded as matches;
+    articles already matched are left as they are (running it twice adds nothing).
+    """
+    with open_app(watchlists="files", create=False) as app:
+        found = app.watchlists.get(name)
+        now = datetime.now(UTC)
+        report = rematch(
+            app.sessions,
+            found.to_spec(),
+            since=now - timedelta(days=days),
+            until=now,
+            history_only=not alert,
+            now=now,
+        )
+    kept = "recorded as history only (not alerted)" if not alert else "will be in the next digest"
+    click.echo(
+        f"Rematched {found.slug} over {plural(report.examined, 'article')} first seen in the "
+        f"last {plural(days, 'day')}: {plural(report.matched, 'new match', 'new matches')} "
+        f"{kept}, {plural(report.duplicates, 'repeat')} of stories already matched (stored, "
+        f"not alerted), {report.already} already matched before."
+    )
