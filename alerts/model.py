@@ -38,6 +38,10 @@ class DigestItem:
     first_seen_at: datetime | None = None  # when the monitor first stored it
     language: str | None = None  # the article's language code (en, ru, …), if known
     context: tuple[str, ...] = ()  # words found of the rule's other terms (not keywords)
+    verdict: str = "match"  # match, possible (the relevance model alone), doubtful
+    relevance: float | None = None  # the relevance model's probability, when scored
+    nearest: tuple[str, ...] = ()  # of a possible item: the examples it is most like
+    feedback: tuple[str, str] | None = None  # ("relevant" link, "not relevant" link)
 
 
 @dataclass(frozen=True)
@@ -60,10 +64,13 @@ class DigestContent:
     source_counts: tuple[tuple[str, int], ...]
     generated_at: datetime
     coverage: Coverage | None = None  # the feeds it covers, and the failing ones
+    # "Possibly relevant": what the relevance model found and the rules did not
+    possible: tuple[DigestItem, ...] = ()
 
     @property
     def items(self) -> tuple[DigestItem, ...]:
-        return tuple(item for section in self.sections for item in section.items)
+        """Every item, the possibly relevant ones last (each is delivered once too)."""
+        return (*(item for section in self.sections for item in section.items), *self.possible)
 
     @property
     def match_ids(self) -> tuple[int, ...]:

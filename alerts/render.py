@@ -241,6 +241,7 @@ def render(
         "generated_at": content.generated_at,
         "sections": content.sections,
         "items": content.items,
+        "possible": content.possible,
         "country_summary": _counts(content.country_counts),
         "source_summary": _counts(content.source_counts),
         "add_keyword": f'news-monitor watchlist add-keyword {shlex.quote(slug)} "term"',

@@ -23,7 +23,8 @@ Rules, in the order a reader meets them:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -52,6 +53,20 @@ def items_since(session: Session, watchlist: Watchlist, since: datetime) -> list
     """The items of every match stored since ``since``, delivered or not (for previews)."""
     records = store.matches_since(session, watchlist.slug, since)
     return items_from_records(records, _sources(session, records), keywords_of(watchlist))
+
+
+def with_feedback_links(
+    items: Iterable[DigestItem], link: Callable[[int, bool], str | None]
+) -> list[DigestItem]:
+    """Each item with its "relevant" / "not relevant" links (about its first match), when
+    ``link(match_id, relevant)`` gives them (pure)."""
+    linked = []
+    for item in items:
+        relevant, not_relevant = link(item.match_ids[0], True), link(item.match_ids[0], False)
+        if relevant and not_relevant:
+            item = replace(item, feedback=(relevant, not_relevant))
+        linked.append(item)
+    return linked
 
 
 def keywords_of(watchlist: Watchlist) -> frozenset[str] | None:
@@ -123,7 +138,21 @@ def _item(
         ),
         language=best.language,
         context=context,
+        verdict=_verdict(group),
+        relevance=best.relevance,
+        nearest=tuple(clean_text(text, MAX_TITLE) for text, _ in best.nearest),
     )
+
+
+def _verdict(group: Sequence[MatchRecord]) -> str:
+    """``possible`` when only the model found the story, ``doubtful`` when it doubts every
+    rule match of it, else ``match``."""
+    verdicts = {r.verdict for r in group}
+    if verdicts == {"possible"}:
+        return "possible"
+    if "match" not in verdicts and "doubtful" in verdicts:
+        return "doubtful"
+    return "match"
 
 
 def _labels(
@@ -196,9 +225,14 @@ def build_content(
     generated_at: datetime,
     coverage: Coverage | None = None,
 ) -> DigestContent:
-    """Group items by their first country and count them for the summary."""
+    """Group items by their first country and count them for the summary; the possibly
+    relevant ones go to their own list, best first."""
     by_section: dict[str | None, list[DigestItem]] = {}
+    possible: list[DigestItem] = []
     for item in items:
+        if item.verdict == "possible":
+            possible.append(item)
+            continue
         by_section.setdefault(item.countries[0] if item.countries else None, []).append(item)
     sections = [
         Section(
@@ -207,7 +241,12 @@ def build_content(
             items=tuple(
                 sorted(
                     group,
-                    key=lambda i: (-i.score, -i.published_at.timestamp(), i.title, i.match_ids),
+                    key=lambda i: (
+                        -(i.relevance if i.relevance is not None else i.score),
+                        -i.published_at.timestamp(),
+                        i.title,
+                        i.match_ids,
+                    ),
                 )
             ),
         )
@@ -226,6 +265,9 @@ def build_content(
         source_counts=_ranked(source_counts),
         generated_at=generated_at,
         coverage=coverage,
+        possible=tuple(
+            sorted(possible, key=lambda i: (-(i.relevance or 0.0), i.title, i.match_ids))
+        ),
     )
 
 

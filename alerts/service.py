@@ -25,6 +25,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -35,10 +36,12 @@ from alerts.message import build_message, new_message_id, to_bytes
 from alerts.outbox import Outcome
 from alerts.recipients import one_click_link
 from alerts.render import render, subject_line
-from alerts.select import build_content, tell_failing, undelivered_items
+from alerts.select import build_content, tell_failing, undelivered_items, with_feedback_links
 from alerts.transport import make_transport
 from monitor.app import App
+from monitor.config import Settings
 from monitor.logs import log_event
+from monitor.relevance.feedback import feedback_link, feedback_secret
 from monitor.schedules import parse_timezone
 from monitor.store import coverage as covered
 from monitor.store import digests as store
@@ -204,6 +207,12 @@ def _lease(app: App, default: timedelta) -> timedelta:
     return timedelta(seconds=seconds) if seconds else default
 
 
+def _feedback_link(
+    settings: Settings, key: str, slug: str, match_id: int, relevant: bool
+) -> str | None:
+    return feedback_link(settings, key, match_id, slug, relevant=relevant)
+
+
 def _addresses(recipients: Iterable[str]) -> set[str]:
     return {r.strip().lower() for r in recipients}
 
@@ -233,6 +242,11 @@ def _write_digests(
         seen.add(address.lower())
         since = store.subscribed_since(session, watchlist.slug, address, now)
         items = undelivered_items(session, watchlist, address, since)
+        if settings.public_url and items:
+            items = with_feedback_links(
+                items,
+                partial(_feedback_link, settings, feedback_secret(session, now), watchlist.slug),
+            )
         if not items and not send_empty:
             continue
         content = build_content(watchlist, address, items, now, coverage)

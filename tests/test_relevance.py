@@ -129,6 +129,7 @@ def test_a_rule_match_is_never_dropped_by_the_model(
 
 WATCHLIST = """\
 name: Foreign recruits
+recipients: [analyst@example.org]
 description: Foreign nationals recruited into Russia's army, dying or captured at the front.
 keywords: [recruit*]
 countries: [NP, UZ, KG, CU, LK]
@@ -146,7 +147,7 @@ def app(
     (watchlists_dir / "recruits.yaml").write_text(
         WATCHLIST.format(examples="\n".join(lines)), encoding="utf-8"
     )
-    application = App.open(make_settings(sqlite_url))
+    application = App.open(make_settings(sqlite_url, public_url="https://monitor.example.org"))
     yield application
     application.close()
 
@@ -212,6 +213,60 @@ def test_after_a_poll_the_stage_scores_matches_and_finds_what_the_rules_missed(
             session, app.watchlists.matcher, app.watchlists.watchlists, models, datetime.now(UTC)
         )
     assert again.looked == 0
+
+
+def test_the_digest_ranks_by_relevance_and_lists_what_only_the_model_found(
+    app: App, feed_server: FeedServer, embedder: E5Embedder, tmp_path: Path
+) -> None:
+    from email import message_from_bytes, policy
+
+    from alerts.service import send_digests
+    from monitor.relevance.feedback import feedback_secret, read_token
+
+    url = feed_server.add(
+        "/rss",
+        Resource(
+            rss(
+                item(
+                    "a", "Nepal says 40 citizens were recruited by Russia's army", "Families ask."
+                ),
+                item(
+                    "b",
+                    "Uzbek migrants killed at the front after signing Russian army contracts",
+                    "Relatives in Samarkand received the bodies this week.",
+                ),
+            )
+        ),
+    )
+    with transaction(app.sessions) as session:
+        feed_store.add_feed(session, url, now=datetime.now(UTC) - timedelta(seconds=1))
+    poll_due_feeds(app)
+    with transaction(app.sessions) as session:
+        work_backlog(
+            session,
+            app.watchlists.matcher,
+            app.watchlists.watchlists,
+            RelevanceModels(embedder),
+            datetime.now(UTC),
+        )
+    report = send_digests(app)
+    assert len(report.created) == 1
+    (eml,) = (tmp_path / "outbox").glob("*.eml")
+    message = message_from_bytes(eml.read_bytes(), policy=policy.default)
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    matched, _, possible = text.partition("Possibly relevant (1)")
+    assert "Nepal says 40 citizens were recruited" in matched
+    assert "relevance 0." in matched
+    assert "Uzbek migrants killed at the front" in possible
+    assert "Like: " in possible  # the examples it resembles
+    links = [line.split(": ", 1)[1] for line in text.splitlines() if "/feedback/" in line]
+    assert len(links) == 4  # relevant / not relevant, for each item
+    with transaction(app.sessions) as session:
+        key = feedback_secret(session, datetime.now(UTC))
+    targets = [read_token(key, link.rsplit("/", 1)[1]) for link in links]
+    assert sorted(t.relevant for t in targets) == [False, False, True, True]
+    # each item is delivered once: nothing more to send
+    assert send_digests(app).created == ()
 
 
 # --- news-monitor feedback ------------------------------------------------------------------

@@ -151,7 +151,7 @@ def work_backlog(
         stories = matched_stories(
             session, watchlist.slug, [a.story_id for a in signalled if a.story_id is not None]
         )
-        for article, relevance in zip(signalled, scores, strict=True):
+        for position, (article, relevance) in enumerate(zip(signalled, scores, strict=True)):
             match_id = existing.get((article.id, watchlist.slug))
             verdict = decide(match_id is not None, float(relevance), model.thresholds)
             if match_id is not None:
@@ -168,6 +168,11 @@ def work_backlog(
                 )
                 row["relevance"] = float(relevance)
                 row["score"] = float(relevance)
+                row["nearest"] = [
+                    [near.text, round(near.similarity, 3)]
+                    for near in model.nearest(matrix[position])
+                    if near.relevant
+                ]
                 rows.append(row)
                 possible += not duplicate
         store.set_verdicts(session, verdicts)

@@ -59,6 +59,9 @@ class MatchRecord:
     language: str | None = None
     first_seen_at: datetime | None = None
     found: tuple[tuple[str, str], ...] | None = None  # (term, words as found); None: not kept
+    verdict: str = "match"  # match, possible (the model alone), doubtful (the model doubts it)
+    relevance: float | None = None  # the relevance model's probability, when it scored it
+    nearest: tuple[tuple[str, float], ...] = ()  # of a possible match: the examples it is like
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,13 @@ def _records(rows: Iterable[Any]) -> list[MatchRecord]:
                 language=article.language,
                 first_seen_at=article.first_seen_at,
                 found=_found(match.found),
+                verdict=match.verdict or "match",
+                relevance=match.relevance,
+                nearest=tuple(
+                    (str(n[0]), float(n[1]))
+                    for n in match.nearest or ()
+                    if isinstance(n, list | tuple) and len(n) == 2
+                ),
             )
         )
     return records

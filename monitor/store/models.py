@@ -206,6 +206,8 @@ class Match(Base):
     # ``doubtful`` (the rules held, the model scores it very low): monitor/relevance/verdict.py
     verdict: Mapped[str] = mapped_column(String(12), default="match", server_default="match")
     relevance: Mapped[float | None] = mapped_column(Float)
+    # of a possible match: [[example text, similarity], …], the examples it is most like
+    nearest: Mapped[list[Any] | None] = mapped_column(JSON)
 
     article: Mapped[Article] = relationship()
 

@@ -29,6 +29,7 @@ def upgrade() -> None:
             sa.Column("verdict", sa.String(12), nullable=False, server_default="match")
         )
         batch.add_column(sa.Column("relevance", sa.Float(), nullable=True))
+        batch.add_column(sa.Column("nearest", sa.JSON(), nullable=True))
     op.create_table(
         "article_vectors",
         sa.Column(
@@ -62,5 +63,6 @@ def downgrade() -> None:
     op.drop_table("feedback")
     op.drop_table("article_vectors")
     with op.batch_alter_table("matches") as batch:
+        batch.drop_column("nearest")
         batch.drop_column("relevance")
         batch.drop_column("verdict")
