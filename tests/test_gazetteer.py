@@ -397,3 +397,40 @@ def test_a_city_among_any_words_is_its_country(
     text = prefix + form + (" " + " ".join(after) if after else "")
     hits = load_gazetteer().find(text)
     assert [(h.code, h.kind, text[h.start : h.end]) for h in hits] == [(code, "city", form)]
+
+
+# --- which mentions are the nationals' country (issue 15, class 6) ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "counted", "not_counted"),
+    [
+        ("Russia recruits convicts, as the Soviet Union did in Afghanistan", ["RU"], ["AF"]),
+        ("Nepalese recruits, as in Afghanistan", ["NP"], ["AF"]),
+        ("analysts compare it with the bonuses Iraq paid", [], ["IQ"]),
+        ("Such parties are banned in Mali and Niger", [], ["ML", "NE"]),
+        ("больше, чем армия Ирака предлагала", [], ["IQ"]),
+        ("таджики, как и в Афганистане", ["TJ"], ["AF"]),
+        ("узбеки, як і в Індії", ["UZ"], ["IN"]),
+        ("igual que hizo Cuba en los años ochenta", [], ["CU"]),
+        ("prohibido en Venezuela", [], ["VE"]),
+        # comparisons of numbers and plain lists are no such thing
+        ("More than 100 Nepalese were recruited", ["NP"], []),
+        ("as many as 200 Indians signed", ["IN"], []),
+        ("Nepalese men, like Indians, were recruited", ["NP", "IN"], []),
+        ("compared with 2023, more Nepalese signed up", ["NP"], []),
+        ("больше чем 100 непальцев", ["NP"], []),
+    ],
+)
+def test_comparisons_and_bans_are_not_the_nationals_country(
+    text: str, counted: list[str], not_counted: list[str]
+) -> None:
+    gazetteer = load_gazetteer()
+    assert codes(text) == counted
+    hits = gazetteer.find(text, keep_incidental=True)
+    assert [h.code for h in hits if h.incidental] == not_counted
+    assert all(
+        h.incidental.startswith(("a comparison (", "where something is banned ("))
+        for h in hits
+        if h.incidental
+    )

@@ -135,3 +135,20 @@ def test_countries_cli_marks_cities_and_regions() -> None:
     assert "  in regions: central-asia, cis, post-soviet\n" in uzbekistan.output
     assert "  Ташкенте  (city, case-sensitive)\n" in uzbekistan.output
     assert runner.invoke(cli, ["countries", "regions", "--help"]).exit_code == 0
+
+
+def test_a_comparison_does_not_count_and_match_says_which_mention(tmp_path: Path) -> None:
+    write(tmp_path, "[AF, NP]")
+    env = {"MONITOR_WATCHLISTS_DIR": str(tmp_path), "MONITOR_DATA_DIR": str(tmp_path)}
+    title = "Russia recruits convicts, as the Soviet Union did in Afghanistan"
+    result = CliRunner().invoke(cli, ["match", "--title", title, "--text", "No more."], env=env)
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("w: no match\n")
+    assert result.output.endswith(
+        "not counted as the nationals' country: Afghanistan (AF), 'Afghanistan' named in "
+        "a comparison ('as the Soviet Union did in')\n"
+    )
+    both = matcher(tmp_path, "[AF, NP]").match(
+        "Nepalese recruits sent to the front, as in Afghanistan", ""
+    )
+    assert [r.countries for r in both] == [("NP",)]

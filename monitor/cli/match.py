@@ -85,13 +85,23 @@ def match(
             for r in registry.matcher.explain(title or "", text or "")
             if not wanted or r.watchlist in wanted
         ]
+    gazetteer = load_gazetteer()
+    incidental = [
+        hit
+        for hit in gazetteer.find(title or "", where="title", keep_incidental=True)
+        + gazetteer.find(text or "", keep_incidental=True)
+        if hit.incidental
+    ]
     if as_json:
-        echo_json([_json(r) for r in results])
+        not_counted = [
+            {"code": h.code, "surface": h.surface, "where": h.where, "why": h.incidental}
+            for h in incidental
+        ]
+        echo_json([{**_json(r), "countries_not_counted": not_counted} for r in results])
         return
     if not results:
         click.echo("No watchlists to match against.")
         return
-    gazetteer = load_gazetteer()
     for result in results:
         verdict = "MATCHED" if result.matched else "no match"
         score = f"  score {result.score:g}" if result.matched else ""
@@ -106,6 +116,11 @@ def match(
             click.echo(f"  excluded by: {', '.join(result.excluded_by)}")
         if result.snippet:
             click.echo(f"  snippet: {_highlight(result)}")
+    for hit in incidental:
+        click.echo(
+            f"not counted as the nationals' country: {hit.name} ({hit.code}), "
+            f"{hit.surface!r} named in {hit.incidental}"
+        )
 
 
 def _json(result: MatchResult) -> dict[str, object]:
@@ -148,14 +163,17 @@ def countries() -> None:
 def find(text: str, as_json: bool) -> None:
     """The countries (and regions) recognised in TEXT, with the words that named them.
 
-    A city stands for its country and is marked "(city)"."""
+    A city stands for its country and is marked "(city)"; a mention named only as a comparison
+    or as where something is banned ("as in Afghanistan") is marked "(not counted: …)"."""
     gazetteer = load_gazetteer()
-    hits = gazetteer.find(text)
+    hits = gazetteer.find(text, keep_incidental=True)
     grouped: dict[str, list[str]] = {}
     names: dict[str, str] = {}
     for hit in hits:
         grouped.setdefault(hit.code, [])
         surface = f"{hit.surface} (city)" if hit.kind == "city" else hit.surface
+        if hit.incidental:
+            surface += f" (not counted: {hit.incidental})"
         if surface not in grouped[hit.code]:
             grouped[hit.code].append(surface)
         names[hit.code] = hit.name

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import csv
 import difflib
+import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 from typing import NamedTuple
@@ -163,8 +164,13 @@ class Gazetteer:
 
     # --- scanning ------------------------------------------------------------------------
 
-    def find(self, text: str, *, where: Where = "body") -> list[CountryHit]:
-        """The countries recognised in ``text``, in order, with their surface forms."""
+    def find(
+        self, text: str, *, where: Where = "body", keep_incidental: bool = False
+    ) -> list[CountryHit]:
+        """The countries recognised in ``text``, in order, with their surface forms.
+
+        ``keep_incidental``: also the mentions not taken as the nationals' country ("as in
+        Afghanistan"), each with its ``incidental`` reason."""
         normalized = normalize_text(text)
         padded = f" {normalized.text} "
         candidates: list[Candidate] = []
@@ -178,7 +184,9 @@ class Gazetteer:
                 candidate = candidate_at(kind, index, key_len, where, padded, end)
                 if candidate is not None:
                     candidates.append(candidate)
-        return self.resolve(candidates, {where: normalized}, cue_keys)
+        return self.resolve(
+            candidates, {where: normalized}, cue_keys, keep_incidental=keep_incidental
+        )
 
     def resolve(
         self,
@@ -186,11 +194,16 @@ class Gazetteer:
         texts: dict[Where, Normalized],
         cues_found: Iterable[int],
         codes: frozenset[str] | None = None,
+        *,
+        keep_incidental: bool = False,
     ) -> list[CountryHit]:
         """Turn raw candidates into country hits: longest match, case, cues (GAZETTEER.md).
 
         ``codes``: only these countries are wanted (the others still take part in the
-        longest-match step, so "Papua New Guinea" never turns into Guinea).
+        longest-match step, so "Papua New Guinea" never turns into Guinea). A mention named
+        only as a comparison or as where something is banned ("as the Soviet Union did in
+        Afghanistan", "banned in Mali") is incidental: left out, unless ``keep_incidental``
+        (then kept with its reason in ``CountryHit.incidental``).
         """
         positive: set[str] = set()
         negative: set[str] = set()
@@ -246,6 +259,8 @@ class Gazetteer:
             hits.append(
                 CountryHit(code, self.name(code), surface, candidate.where, start, end, form.kind)
             )
+        if hits:
+            hits = _mark_incidental(hits, texts, keep_incidental)
         if self.regions and any(hit.kind == "region" for hit in hits):
             # a region named beside one of its countries adds nothing: the countries are shown
             named = {hit.code for hit in hits}
@@ -303,6 +318,92 @@ def _followed_by_capitalised(normalized: Normalized, end: int, original_end: int
     following = text.find(" ", nxt)
     word = text[nxt : following if following >= 0 else len(text)]
     return word not in INSTITUTIONS  # "Indian Embassy", "Georgia Army": not a surname
+
+
+#: what comes right before a mention that is not about the story's nationals, in the languages the
+#: gazetteer covers; each pattern ends where the name starts
+_INCIDENTAL = tuple(
+    (re.compile(pattern + r"\s*$", re.IGNORECASE), reason)
+    for pattern, reason in (
+        # "as in", "as the Soviet Union did in", "like in", "than in", "unlike in"
+        (
+            r"\b(?:as|like|than|unlike)\s+(?:[\w'-]+\s+){0,4}?(?:did|does|do|had|has|have)\s+in",
+            "a comparison",
+        ),
+        (r"\b(?:as|like|than|unlike)\s+in(?:\s+the)?", "a comparison"),
+        (
+            r"\b(?:compared?|comparable|similar)\s+(?:[^\W\d]+\s+)?(?:with|to)\s+(?:the\s+)?(?:[^\W\d]+\s+){0,3}?",
+            "a comparison",
+        ),
+        (
+            r"\b(?:banned|outlawed|illegal|prohibited|forbidden)\s+in(?:\s+the)?",
+            "where something is banned",
+        ),
+        # Russian: как (и) в, чем в, чем армия Ирака, по примеру, в отличие от; запрещён в
+        (r"\bкак(?:\s+и)?\s+(?:в|во|на)", "a comparison"),
+        (r"\bчем(?:\s+(?:в|во|у|на)|\s+[^\W\d]+)", "a comparison"),
+        (r"\b(?:по\s+примеру|в\s+отличие\s+от|подобно)", "a comparison"),
+        (r"\bзапрещ\w*\s+(?:в|во|на)", "where something is banned"),
+        # Ukrainian: як (і) в/у, ніж у, на відміну від; заборонено в
+        (r"\bяк(?:\s+і)?\s+(?:в|у|на)", "a comparison"),
+        (r"\bніж(?:\s+(?:в|у|на)|\s+[^\W\d]+)", "a comparison"),
+        (r"\bна\s+відміну\s+від", "a comparison"),
+        (r"\bзаборон\w*\s+(?:в|у|на)", "where something is banned"),
+        # Spanish: como en, igual que hizo, a diferencia de; prohibido en
+        (r"\b(?:como|igual\s+que)\s+(?:[\w]+\s+){0,3}?(?:hizo|hace|hicieron|en)", "a comparison"),
+        (r"\ba\s+diferencia\s+de", "a comparison"),
+        (r"\bprohibid[oa]s?\s+en", "where something is banned"),
+    )
+)
+#: a cheap test before the patterns: one of these must be in the words before the name
+_INCIDENTAL_WORDS = (
+    "as ", "like", "than", "compar", "similar", "banned", "outlaw", "illegal", "prohibit",
+    "forbid", "prohibid", "как", "чем", "пример", "отличие", "подобно", "запрещ", "як", "ніж", "відміну",
+    "заборон", "como", "igual", "diferencia",
+)  # fmt: skip
+#: how far before a name the words that make it incidental may start
+_INCIDENTAL_WINDOW = 48
+
+
+def incidental_reason(original: str, start: int) -> str:
+    """Why the mention at ``start`` of ``original`` is not about the nationals, or "".
+
+    "Russia recruits prisoners, as the Soviet Union did in Afghanistan" → "a comparison
+    ('as the Soviet Union did in')"."""
+    window = original[max(0, start - _INCIDENTAL_WINDOW) : start]
+    lowered = window.lower()
+    if not any(word in lowered for word in _INCIDENTAL_WORDS):
+        return ""
+    for pattern, reason in _INCIDENTAL:
+        found = pattern.search(window)
+        if found is not None:
+            return f"{reason} ({found.group(0).strip()!r})"
+    return ""
+
+
+def _mark_incidental(
+    hits: list[CountryHit], texts: dict[Where, Normalized], keep: bool
+) -> list[CountryHit]:
+    out: list[CountryHit] = []
+    previous: tuple[CountryHit, str] | None = None
+    for hit in hits:
+        original = texts[hit.where].original
+        reason = incidental_reason(original, hit.start)
+        if not reason and previous is not None and previous[1]:
+            before, why = previous
+            between = original[before.end : hit.start] if before.where == hit.where else "."
+            if _AND.fullmatch(between):
+                reason = why  # "banned in Mali and Niger": both
+        previous = (hit, reason)
+        if not reason:
+            out.append(hit)
+        elif keep:
+            out.append(replace(hit, incidental=reason))
+    return out
+
+
+#: what may stand between two names of one list ("Mali and Niger", «Мали и Нигере»)
+_AND = re.compile(r"\s*(?:,|,?\s+(?:and|or|и|или|і|та|чи|y|o))\s+", re.IGNORECASE)
 
 
 @cache

@@ -39,6 +39,8 @@ class CountryHit:
     start: int
     end: int
     kind: CountryKind = "name"
+    #: why the mention is not taken as the nationals' country ("a comparison ('as in')"), or ""
+    incidental: str = ""
 
     @property
     def label(self) -> str:
