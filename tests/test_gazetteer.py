@@ -407,6 +407,9 @@ def test_a_city_among_any_words_is_its_country(
     [
         ("Russia recruits convicts, as the Soviet Union did in Afghanistan", ["RU"], ["AF"]),
         ("Nepalese recruits, as in Afghanistan", ["NP"], ["AF"]),
+        # first named as a comparison, a country stays one in the article
+        ("Convicts recruited, as in Afghanistan. The war in Afghanistan", [], ["AF", "AF"]),
+        ("Afghans recruited. Unlike in Afghanistan, …", ["AF"], ["AF"]),
         ("analysts compare it with the bonuses Iraq paid", [], ["IQ"]),
         ("Such parties are banned in Mali and Niger", [], ["ML", "NE"]),
         ("больше, чем армия Ирака предлагала", [], ["IQ"]),

@@ -386,6 +386,7 @@ def _mark_incidental(
 ) -> list[CountryHit]:
     out: list[CountryHit] = []
     previous: tuple[CountryHit, str] | None = None
+    first: dict[str, str] = {}  # code -> the reason of its first mention ("" if plain)
     for hit in hits:
         original = texts[hit.where].original
         reason = incidental_reason(original, hit.start)
@@ -394,6 +395,11 @@ def _mark_incidental(
             between = original[before.end : hit.start] if before.where == hit.where else "."
             if _AND.fullmatch(between):
                 reason = why  # "banned in Mali and Niger": both
+        if not reason and first.get(hit.code):
+            # first named as a comparison, the country stays one ("… as the Soviet Union did
+            # in Afghanistan. … the Soviet war in Afghanistan")
+            reason = first[hit.code]
+        first.setdefault(hit.code, reason)
         previous = (hit, reason)
         if not reason:
             out.append(hit)
