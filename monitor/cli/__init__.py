@@ -11,6 +11,7 @@ import click
 from monitor import __version__
 from monitor.cli import db, digest, feedback, feeds, match, matches, run, users, watchlist, web
 from monitor.cli import search as search_command
+from monitor.cli.near_misses import near_misses
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -36,6 +37,7 @@ cli.add_command(digest.recipients)
 cli.add_command(web.web)
 cli.add_command(users.users)
 cli.add_command(matches.matches)
+matches.matches.add_command(near_misses)
 cli.add_command(search_command.search)
 cli.add_command(feedback.feedback)
 
