@@ -12,8 +12,9 @@ import email.policy
 from email.message import EmailMessage
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request, UploadFile
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, Response
+from starlette.datastructures import UploadFile
 from starlette.responses import Response as StarletteResponse
 
 from alerts import service as alerts_service
@@ -158,6 +159,7 @@ async def import_feeds(request: Request, viewer: EditorForm) -> HTMLResponse:
     if not isinstance(upload, UploadFile):
         return _feeds_page(request, 400, error="choose an OPML file to import")
     body = await upload.read(MAX_OPML_BYTES + 1)
+    await upload.close()
     if len(body) > MAX_OPML_BYTES:
         return _feeds_page(request, 400, error="the OPML file is larger than 5 MiB")
     try:
@@ -238,8 +240,3 @@ def status(request: Request, viewer: Reader) -> HTMLResponse:
         invalid=[str(e) for e in ctx.app.watchlists.errors],
         age=None if summary.last_success_at is None else moment - summary.last_success_at,
     )
-
-
-@router.get("/watchlists", response_model=None)
-def watchlists_index(viewer: Reader) -> RedirectResponse:
-    return RedirectResponse("/matches", status_code=303)
