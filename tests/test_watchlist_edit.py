@@ -215,3 +215,22 @@ def test_countries_all_is_explained(tmp_path: Path, word: str) -> None:
         f"{path}:3: countries: to match articles about any country, leave countries: out "
         "(or write countries: []); list codes to require one of them (countries: [NP, IN])"
     )
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["watchlist", "test"], "Backtest a change"),
+        (["watchlist", "rematch"], "Match the stored articles of the last N days"),
+        (["matches", "near-misses"], "Articles an exclude: term removed"),
+        (["recipients"], "List, add and remove recipients"),
+        (["recipients", "list"], "Every recipient of every watchlist"),
+        (["recipients", "add"], "Add ADDRESS to a watchlist's recipients"),
+        (["recipients", "remove"], "Remove ADDRESS from the recipients"),
+        (["recipients", "resubscribe"], "Send digests to ADDRESS again"),
+    ],
+)
+def test_help_of_the_new_commands(args: list[str], says: str) -> None:
+    result = CliRunner().invoke(cli, [*args, "--help"])
+    assert result.exit_code == 0, result.output
+    assert says in " ".join(result.output.split())
