@@ -16,7 +16,8 @@ import functools
 import logging
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor
+import threading
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from multiprocessing.context import ForkServerContext
@@ -45,26 +46,40 @@ class ThreadAnalyser:
 
 
 class ParsePool:
-    """Analyses feeds in worker processes; a broken pool is replaced (``replaced`` counts)."""
+    """Analyses feeds in worker processes; a broken pool is replaced (``replaced`` counts).
+
+    The workers are started on a thread of their own as soon as the pool is made:
+    starting one waits for the forkserver (its imports) and sends the worker the
+    matcher, which on the event loop's thread held up every fetch (profiled on the poll
+    benchmark's first cycle, on a loaded machine: the loop stood 14 s in that write).
+    """
 
     def __init__(self, workers: int, matcher: Matcher | None) -> None:
         self.workers = workers
         self.matcher = matcher
         self.replaced = 0
+        self._started: Future[None] = Future()
         self._pool = self._start()
 
     def _start(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(
+        pool = ProcessPoolExecutor(
             max_workers=self.workers,
             mp_context=forkserver(),
             initializer=analyse.init_worker,
             initargs=(self.matcher,),
         )
+        self._started = Future()
+        threading.Thread(
+            target=_start_workers, args=(pool, self.workers, self._started), daemon=True
+        ).start()
+        return pool
 
     async def analyse(self, job: functools.partial[AnalysedFeed]) -> AnalysedFeed:
         """``job`` in a worker; if the pool broke meanwhile, once more in this process."""
         pool = self._pool
         try:
+            if not self._started.done():  # shielded: a cancelled feed must not cancel the start
+                await asyncio.shield(asyncio.wrap_future(self._started))
             return await asyncio.get_running_loop().run_in_executor(pool, job)
         except BrokenProcessPool as exc:
             if pool is self._pool:  # the first call to see it replaces it; the others retry
@@ -78,6 +93,17 @@ class ParsePool:
 
     def shutdown(self) -> None:
         self._pool.shutdown(cancel_futures=True)
+
+
+def _start_workers(pool: ProcessPoolExecutor, workers: int, started: Future[None]) -> None:
+    """Start the pool's workers (a call each that returns at once); ``started`` says when."""
+    try:
+        for call in [pool.submit(int) for _ in range(workers)]:
+            call.result()
+    except BaseException as exc:  # a pool broken or shut down already: told to the first feed
+        started.set_exception(exc)
+    else:
+        started.set_result(None)
 
 
 def choose(feeds: int, matcher: Matcher | None, workers: int | None) -> ParsePool | ThreadAnalyser:
