@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from monitor.app import App
 from monitor.feeds.discovery import FeedLink, find_feed_links, looks_like_html
-from monitor.feeds.exceptions import FeedError, FetchError, OpmlError, ParseError
+from monitor.feeds.exceptions import FeedError, FeedNotFound, FetchError, OpmlError, ParseError
 from monitor.feeds.fetch import Fetcher, FetchLimits, FetchResult, check_scheme
 from monitor.feeds.opml import OpmlFeed, read_opml, write_opml
 from monitor.feeds.parse import ParsedFeed, parse_feed
@@ -137,6 +137,8 @@ def set_options(
     now = datetime.now(UTC)
     with transaction(app.sessions) as session:
         feed = store.get_feed(session, url)
+        if feed.status == FeedStatus.REMOVED.value:  # kept for its history, not listed
+            raise FeedNotFound(url)
         if full_text is not None:
             feed.fetch_full_text = full_text
         if interval_minutes is not None:

@@ -155,6 +155,11 @@ def test_a_new_feeds_old_entries_are_stored_not_alerted_and_removal_keeps_histor
     assert run(env, "feeds", "list").output == (
         "No feeds. Add one with `news-monitor feeds add URL`.\n"
     )
+    unknown = run(env, "feeds", "set", url, "--enable")
+    assert (unknown.exit_code, unknown.output) == (
+        2,
+        f"Error: no feed {url} (see `news-monitor feeds list`)\n",
+    )
     hits = feed_server.hits("/wire.xml")
     assert run(env, "poll", "--all").output.startswith("No feeds are due")
     assert feed_server.hits("/wire.xml") == hits  # no longer polled
