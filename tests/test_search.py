@@ -304,3 +304,36 @@ def test_operators_are_capitals_lower_case_is_a_word() -> None:
     assert parse_query("near") == parse_query("near")  # a word, not an operator
     with pytest.raises(QueryError):
         parse_query("NEAR")
+
+
+def test_since_keeps_the_articles_published_from_that_day(polled: App) -> None:
+    from datetime import timedelta
+
+    with transaction(polled.sessions) as session:
+        session.execute(
+            Article.__table__.update()  # type: ignore[attr-defined]
+            .where(Article.entry_id == "en-5")
+            .values(published_at=datetime.now(UTC) - timedelta(days=30))
+        )
+    recent = searching.SearchFilters(since=datetime.now(UTC) - timedelta(days=7))
+    with transaction(polled.sessions) as session:
+        page = searching.search(session, parse_query('"drone plant"'), recent)
+        titles = [hit.title for hit in page.hits]
+    assert titles == ["A new drone plant video game"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "o'zbek*",
+        "d'Ivoire OR \\x",
+        'near("a b c", "d e", 0)',
+        "x NOT (y NOT z)",
+        "any(a, all(b, c), near(d, e, 100))",
+        "ÉTÉ ﬁnance ẞ",
+        "стали OR сталь",
+    ],
+)
+def test_odd_queries_run_on_both_databases(polled: App, text: str) -> None:
+    with transaction(polled.sessions) as session:
+        searching.search(session, parse_query(text))
