@@ -74,6 +74,7 @@ def field(page: str, name: str) -> str:
 @dataclass
 class World:
     app: App
+    web: FastAPI
     path: Path
     editor: Browser
     viewer: Browser
@@ -133,7 +134,7 @@ def world(tmp_path: Path, watchlists_dir: Path, feed_server: FeedServer) -> Iter
     web = create_web_app(app)
     editor = Browser(web, login(app, "editor@example.org", UserRole.EDITOR))
     viewer = Browser(web, login(app, "viewer@example.org", UserRole.VIEWER))
-    yield World(app, path, editor, viewer)
+    yield World(app, web, path, editor, viewer)
     editor.close()
     viewer.close()
     app.close()
@@ -222,3 +223,54 @@ def test_near_misses_page(world: World) -> None:
     page = world.viewer.get("/watchlists/recruitment/near-misses?days=30")
     assert page.status_code == 200
     assert "0 removed by an exclusion" in " ".join(page.text.split())
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def test_the_editor_in_chromium(world: World) -> None:
+    """A real browser: add a Russian keyword, read the backtest, save, see the file."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    from monitor.web.server import WebServer
+
+    server = WebServer(world.web, "127.0.0.1", 0, "127.0.0.1")
+    server.start()
+    cookie = login(world.app, "chromium@example.org", UserRole.EDITOR)
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            try:
+                context = browser.new_context()
+                context.add_cookies([{"name": SESSION_COOKIE, "value": cookie, "url": server.url}])
+                page = context.new_page()
+                page.goto(f"{server.url}watchlists/recruitment")
+                page.fill("textarea[name=add_keywords]", "вербовка")
+                page.click("text=Test the change")
+                body = " ".join(page.inner_text("main").split())
+                assert "1 added, 0 removed" in body
+                assert "Вербовки мигрантов в Узбекистане" in body
+                assert "Words: Вербовки, вербовке" in body
+                page.click("text=Save")
+                saved = page.inner_text("main")
+                assert "Saved recruitment.yaml" in saved
+                assert page.url.endswith("/watchlists/recruitment?saved=1")
+            finally:
+                browser.close()
+    finally:
+        server.stop()
+    assert world.path.read_text(encoding="utf-8") == WATCHLIST.replace(
+        "  - recruit*      # recruits, recruiters, recruited\n",
+        "  - recruit*      # recruits, recruiters, recruited\n  - вербовка\n",
+    )
+    assert world.app.watchlists.get("recruitment").keywords[-1].text == "вербовка"
