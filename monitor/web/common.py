@@ -39,6 +39,7 @@ CSRF_FIELD = "csrf"
 #: the navigation of every page: (path, label, role needed)
 NAVIGATION: list[tuple[str, str, UserRole]] = [
     ("/matches", "Matches", UserRole.VIEWER),
+    ("/watchlists", "Watchlists", UserRole.VIEWER),
     ("/search", "Search", UserRole.VIEWER),
     ("/feeds", "Feeds", UserRole.VIEWER),
     ("/outbox", "Outbox", UserRole.VIEWER),
