@@ -3,6 +3,7 @@ clients, beside lemon24's ``reader`` searching the same articles with its own FT
 
     python -m benchmarks.web [--articles 1000000] [--feeds 10000] [--clients 4]
                              [--requests 200] [--russian-every 20] [--skip-reader] [--skip-pages]
+                             [--poll-runs 3] [--poll-feeds 500] [--only-poll]
 
 1. The store: ``benchmarks.scale.seed`` bulk-inserts the feeds and articles (its generator:
    English filler text); every ``--russian-every``-th article is then given a Russian text of
@@ -19,8 +20,11 @@ clients, beside lemon24's ``reader`` searching the same articles with its own FT
    logged-in session, ``--clients`` threads fetching the matches page, a story page and
    ``/api/v1/search``: p50 and p95.
 
-Goals (issue 17): search p95 < 100 ms on SQLite, pages p95 < 200 ms. The index's cost to the
-poll is measured by ``benchmarks.poll`` run with ``MONITOR_SEARCH_INDEX=true`` and ``false``.
+4. The index's cost to the poll: ``benchmarks.poll --skip-reader`` run ``--poll-runs`` times
+   each way, alternating, with ``MONITOR_SEARCH_INDEX=false`` and ``true``: the median CPU
+   seconds of its process tree (poller, parse workers, feed server) and wall time.
+
+Goals (issue 17): search p95 < 100 ms on SQLite, pages p95 < 200 ms, poll cost <= 10 %.
 """
 
 from __future__ import annotations
@@ -406,6 +410,42 @@ def login(base: str) -> httpx.Cookies:
         return client.cookies
 
 
+def poll_cost(runs: int, feeds: int) -> None:
+    """``benchmarks.poll`` with and without the index, alternating, in CPU seconds of its
+    whole process tree (wall time on a shared machine moved by 2x between identical runs)."""
+    import resource
+
+    cpu: dict[str, list[float]] = {"true": [], "false": []}
+    walls: dict[str, list[float]] = {"true": [], "false": []}
+    for _ in range(runs):
+        for value in ("false", "true"):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            start = time.perf_counter()
+            done = subprocess.run(
+                [sys.executable, "-m", "benchmarks.poll", "--feeds", str(feeds), "--skip-reader"],
+                env={**os.environ, "MONITOR_SEARCH_INDEX": value},
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=1800,
+            )
+            walls[value].append(time.perf_counter() - start)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+            cpu[value].append(used)
+            line = next((x for x in done.stdout.splitlines() if x.startswith("news-monitor:")), "")
+            print(f"  MONITOR_SEARCH_INDEX={value:<5} CPU {used:6.1f} s   {line[:60]}", flush=True)
+    with_index, without = statistics.median(cpu["true"]), statistics.median(cpu["false"])
+    paired = statistics.median(a / b for a, b in zip(cpu["true"], cpu["false"], strict=True))
+    print(
+        f"  poll ({feeds} feeds, 2 cycles), median CPU: with index {with_index:.1f} s, without "
+        f"{without:.1f} s: cost {100 * (with_index / without - 1):+.1f} %, median of the "
+        f"paired runs' ratios {100 * (paired - 1):+.1f} % (goal <= 10 %); "
+        f"median wall {statistics.median(walls['true']):.1f} s vs "
+        f"{statistics.median(walls['false']):.1f} s"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=1_000_000)
@@ -415,7 +455,15 @@ def main() -> None:
     parser.add_argument("--russian-every", type=int, default=20)
     parser.add_argument("--skip-reader", action="store_true")
     parser.add_argument("--skip-pages", action="store_true")
+    parser.add_argument(
+        "--poll-runs", type=int, default=3, help="benchmarks.poll runs each way (0: skip)"
+    )
+    parser.add_argument("--poll-feeds", type=int, default=500)
+    parser.add_argument("--only-poll", action="store_true", help="only the poll's index cost")
     args = parser.parse_args()
+    if args.only_poll:
+        poll_cost(args.poll_runs, args.poll_feeds)
+        return
     with tempfile.TemporaryDirectory(prefix="bench-web-") as tmp:
         folder = Path(tmp)
         database_url = f"sqlite:///{folder / 'monitor.db'}"
@@ -438,6 +486,9 @@ def main() -> None:
         if not args.skip_pages:
             print("pages (news-monitor web over HTTP, logged in):", flush=True)
             pages(database_url, folder, args.clients, args.requests, shape["stories"])
+    if args.poll_runs:
+        print("the index's cost to the poll:", flush=True)
+        poll_cost(args.poll_runs, args.poll_feeds)
 
 
 if __name__ == "__main__":
