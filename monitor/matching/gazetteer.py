@@ -25,6 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
+from importlib.resources.abc import Traversable
 from typing import NamedTuple
 
 import ahocorasick
@@ -355,12 +356,14 @@ _INCIDENTAL = tuple(
         (r"\bprohibid[oa]s?\s+en", "where something is banned"),
     )
 )
-#: a cheap test before the patterns: one of these must be in the words before the name
-_INCIDENTAL_WORDS = (
-    "as ", "like", "than", "compar", "similar", "banned", "outlaw", "illegal", "prohibit",
-    "forbid", "prohibid", "как", "чем", "пример", "отличие", "подобно", "запрещ", "як", "ніж", "відміну",
-    "заборон", "como", "igual", "diferencia",
-)  # fmt: skip
+#: a cheap test before the patterns (a set lookup, not a regular expression: this runs for every
+#: country hit of every article): one of these words must be among those before the name
+_INCIDENTAL_WORDS = frozenset(
+    """as like than unlike compare compared comparable similar banned outlawed illegal prohibited
+    forbidden как чем примеру отличие подобно запрещен запрещена запрещено запрещены запрещён
+    запрещённый запрещенный як ніж відміну заборонено заборонена заборонені заборонений como
+    igual diferencia prohibido prohibida prohibidos prohibidas""".split()  # noqa: SIM905
+)
 #: how far before a name the words that make it incidental may start
 _INCIDENTAL_WINDOW = 48
 
@@ -371,8 +374,7 @@ def incidental_reason(original: str, start: int) -> str:
     "Russia recruits prisoners, as the Soviet Union did in Afghanistan" → "a comparison
     ('as the Soviet Union did in')"."""
     window = original[max(0, start - _INCIDENTAL_WINDOW) : start]
-    lowered = window.lower()
-    if not any(word in lowered for word in _INCIDENTAL_WORDS):
+    if _INCIDENTAL_WORDS.isdisjoint(window.lower().split()):
         return ""
     for pattern, reason in _INCIDENTAL:
         found = pattern.search(window)
@@ -441,7 +443,11 @@ def _automaton(gazetteer: Gazetteer) -> ahocorasick.Automaton:
 @cache
 def load_gazetteer() -> Gazetteer:
     """The gazetteer shipped with the monitor (read once per process: it is immutable data)."""
-    data = resources.files("monitor.matching").joinpath("data/gazetteer.tsv")
+    return read_gazetteer(resources.files("monitor.matching").joinpath("data/gazetteer.tsv"))
+
+
+def read_gazetteer(data: Traversable) -> Gazetteer:
+    """A gazetteer from a TSV in the format of ``data/gazetteer.tsv`` (benchmarks compare two)."""
     forms: list[CountryForm] = []
     cues: list[Cue] = []
     names: dict[str, str] = {}
