@@ -152,6 +152,11 @@ def seed_runs() -> dict[tuple[str, ...], str]:
 
 
 def valid_code(code: str) -> bool:
+    """An ISO code, a user-assigned one (XK…) or a gazetteer region's slug (africa)."""
+    from monitor.matching.gazetteer import load_gazetteer
+
+    if load_gazetteer().is_region(code):
+        return True
     return code in USER_ASSIGNED_CODES or pycountry.countries.get(alpha_2=code) is not None
 
 
