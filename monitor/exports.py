@@ -70,7 +70,7 @@ def atom_feed(
     for item in entries:
         entry = sub(root, "entry")
         sub(entry, "id", item.id)
-        sub(entry, "title", item.title or "(no title)", type="text")
+        sub(entry, "title", xml_text(item.title).strip() or "(no title)", type="text")
         sub(entry, "link", rel="alternate", href=item.url or item.page_url)
         sub(entry, "link", rel="related", href=item.page_url, type="text/html")
         sub(entry, "published", item.published.isoformat())
