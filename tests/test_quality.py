@@ -3,7 +3,8 @@
 ``benchmarks/quality.py`` matches every item of ``tests/data/quality/`` against the default
 watchlists in ``watchlists/``; these floors are today's figures minus a small margin, so a
 change to the matcher or the watchlists that loses precision, recall or countries fails here.
-Raise them as things improve. The naive baseline is scored beside it in the same run.
+Raise them as things improve. The naive baseline is scored beside it in the same run. Measured
+with the rewritten default watchlists: title + lede P 0.97 R 0.89, full text P 0.94 R 0.98.
 """
 
 from __future__ import annotations
@@ -15,13 +16,24 @@ from benchmarks.quality import Item, Report, Scores
 
 # (text, method) → (precision, recall, country accuracy, country F1) floors
 FLOORS: dict[tuple[str, str], tuple[float, float, float, float]] = {
-    ("short", "matcher"): (0.68, 0.37, 0.90, 0.90),
-    ("full", "matcher"): (0.68, 0.44, 0.70, 0.82),
+    ("short", "matcher"): (0.93, 0.85, 0.95, 0.95),
+    ("full", "matcher"): (0.90, 0.94, 0.82, 0.89),
 }
-# language → recall floor on title + lede, for the languages the watchlists already cover
-LANGUAGE_RECALL_FLOORS = {"en": 0.44, "ru": 0.55, "uk": 0.48, "kk": 0.55}
+# language → recall floor on title + lede (Hindi and Nepali wait for the gazetteer's case forms)
+LANGUAGE_RECALL_FLOORS = {
+    "en": 0.85,
+    "ru": 0.93,
+    "uk": 0.75,
+    "be": 0.70,
+    "ky": 0.95,
+    "kk": 0.95,
+    "uz": 0.95,
+    "uz-Cyrl": 0.95,
+    "tg": 0.80,
+    "es": 0.85,
+}
 # false alarms (title + lede) per class may not grow: class → most allowed
-CLASS_FALSE_ALARMS = {1: 1, 2: 9, 6: 2, 7: 14}
+CLASS_FALSE_ALARMS = {1: 0, 2: 1, 6: 3, 7: 0}
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +68,12 @@ def test_recall_per_language_is_at_least_the_floor(report: Report, language: str
 def test_false_alarms_of_a_class_do_not_grow(report: Report, number: int) -> None:
     errors = report.by_class[number]
     assert len(errors.false_alarms) <= CLASS_FALSE_ALARMS[number], errors.false_alarms
+
+
+def test_the_watchlists_beat_the_naive_baseline(report: Report) -> None:
+    matcher, naive = report.short["matcher"], report.short["naive"]
+    assert matcher.precision > naive.precision + 0.2
+    assert matcher.recall > naive.recall + 0.2
 
 
 def test_the_set_is_scored_whole(report: Report) -> None:
