@@ -18,6 +18,7 @@ import dataclasses
 import difflib
 import io
 import os
+import re
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ __all__ = [
     "add_keywords",
     "apply_change",
     "change_text",
+    "create_watchlist",
     "remove_countries",
     "remove_keywords",
 ]
@@ -155,6 +157,52 @@ def apply_change(path: Path, change: WatchlistChange, *, expected: str | None = 
     new, watchlist = change_text(current, path, change)
     if new != current:
         _write(path, new)
+    return watchlist
+
+
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+
+
+def create_watchlist(
+    directory: Path,
+    slug: str,
+    name: str,
+    keywords: Iterable[str] = (),
+    *,
+    copy_from: Path | None = None,
+) -> Watchlist:
+    """A new watchlist file ``directory/SLUG.yaml``: from scratch (``name`` and ``keywords``)
+    or a copy of another file (its comments too) under a new ``name``; validated first, and
+    never over an existing ``SLUG.yaml`` or ``SLUG.yml``."""
+    slug = slug.strip()
+    if not _SLUG.match(slug):
+        raise WatchlistError(
+            Path(directory) / f"{slug}.yaml",
+            None,
+            "",
+            "a watchlist's name in the folder is lower-case letters, digits and '-' "
+            "(e.g. mercenary-trials)",
+        )
+    path = Path(directory) / f"{slug}.yaml"
+    for existing in (path, path.with_suffix(".yml")):
+        if existing.exists():
+            raise WatchlistError(existing, None, "", "a watchlist of that name exists already")
+    if copy_from is not None:
+        yaml = _yaml()
+        data = yaml.load(Path(copy_from).read_text(encoding="utf-8"))
+        data["name"] = name.strip()
+        buffer = io.StringIO()
+        yaml.dump(data, buffer)
+        text = buffer.getvalue()
+    else:
+        data = CommentedMap([("name", name.strip()), ("keywords", CommentedSeq(list(keywords)))])
+        buffer = io.StringIO()
+        _yaml().dump(data, buffer)
+        text = buffer.getvalue()
+    watchlist = parse_watchlist(text, path)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)  # never over another's
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
     return watchlist
 
 

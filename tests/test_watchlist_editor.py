@@ -274,3 +274,39 @@ def test_the_editor_in_chromium(world: World) -> None:
         "  - recruit*      # recruits, recruiters, recruited\n  - вербовка\n",
     )
     assert world.app.watchlists.get("recruitment").keywords[-1].text == "вербовка"
+
+
+def test_create_a_watchlist_from_scratch_or_as_a_copy(world: World) -> None:
+    page = world.editor.get("/watchlists")
+    csrf = field(page.text, "csrf")
+    made = world.editor.post(
+        "/watchlists",
+        {"csrf": csrf, "slug": "snow", "name": "Snow", "keywords": "snow\nblizzard*"},
+    )
+    assert made.status_code == 303 and made.headers["location"] == "/watchlists/snow?saved=1"
+    folder = world.path.parent
+    assert (folder / "snow.yaml").read_text(encoding="utf-8") == (
+        "name: Snow\nkeywords:\n  - snow\n  - blizzard*\n"
+    )
+    copied = world.editor.post(
+        "/watchlists",
+        {"csrf": csrf, "slug": "recruitment-2", "name": "Recruitment, again",
+         "copy_from": "recruitment"},
+    )  # fmt: skip
+    assert copied.status_code == 303
+    assert (folder / "recruitment-2.yaml").read_text(encoding="utf-8") == WATCHLIST.replace(
+        "name: Recruitment\n", "name: Recruitment, again\n"
+    )
+    assert [w.slug for w in world.app.watchlists.watchlists] == [
+        "recruitment", "recruitment-2", "snow",
+    ]  # fmt: skip
+    again = world.editor.post(
+        "/watchlists", {"csrf": csrf, "slug": "snow", "name": "Snow", "keywords": "ice"}
+    )
+    assert again.status_code == 400
+    assert "a watchlist of that name exists already" in again.text
+    bad = world.editor.post(
+        "/watchlists", {"csrf": csrf, "slug": "Snow Storm", "name": "S", "keywords": "ice"}
+    )
+    assert bad.status_code == 400
+    assert (folder / "snow.yaml").read_text(encoding="utf-8").endswith("blizzard*\n")

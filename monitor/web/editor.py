@@ -16,6 +16,7 @@ Each edit shows its backtest first, then writes the file:
 4. ``POST /watchlists/{slug}/rematch``: the stored articles of the last N days matched once
    against the saved version (``monitor.rematch``), new matches alerted or history only.
 
+``POST /watchlists`` makes a new watchlist, from scratch or as a copy of one (comments too).
 ``GET /watchlists/{slug}/near-misses`` lists what the watchlist almost matched.
 """
 
@@ -35,7 +36,13 @@ from monitor.matching.gazetteer import load_gazetteer
 from monitor.near_misses import near_misses as find_near_misses
 from monitor.rematch import rematch as run_rematch
 from monitor.store.models import UserRole
-from monitor.watchlist_edit import WatchlistChange, WatchlistChanged, apply_change, change_text
+from monitor.watchlist_edit import (
+    WatchlistChange,
+    WatchlistChanged,
+    apply_change,
+    change_text,
+    create_watchlist,
+)
 from monitor.watchlists import Watchlist, parse_watchlist
 from monitor.web.common import Viewer, context, now, render, require_form, require_user
 
@@ -109,6 +116,25 @@ def watchlists(request: Request, viewer: Reader) -> HTMLResponse:
         watchlists=ctx.app.watchlists.watchlists,
         errors=[str(e) for e in ctx.app.watchlists.errors],
     )
+
+
+@router.post("/watchlists", response_model=None)
+async def create(request: Request, viewer: EditorForm) -> RedirectResponse:
+    """A new watchlist: from scratch (name and keywords) or a copy of one (``copy_from``)."""
+    ctx = context(request)
+    form = await request.form()
+    slug, name, source = (str(form.get(key) or "").strip() for key in ("slug", "name", "copy_from"))
+    if not name:
+        raise ValueError("name: give the new watchlist a name")
+    copy_from = ctx.app.watchlists.get(source).path if source else None
+    keywords = _lines(form, "keywords")
+    if copy_from is None and not keywords:
+        raise ValueError("keywords: a new watchlist needs at least one keyword (one per line)")
+    created = create_watchlist(
+        ctx.app.settings.watchlists_dir, slug, name, keywords, copy_from=copy_from
+    )
+    ctx.app.watchlists.reload()
+    return RedirectResponse(f"/watchlists/{created.slug}?saved=1", status_code=303)
 
 
 def _page(
