@@ -59,5 +59,5 @@ def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("httpx", "httpcore", "apscheduler", "alembic"):
+    for noisy in ("httpx", "httpcore", "apscheduler", "alembic", "pymorphy3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -6,12 +6,17 @@ Both read the watchlists and the gazetteer only; they do not open the database.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from monitor.cli._common import UserError, echo_json, load_settings, user_errors
 from monitor.matching.gazetteer import load_gazetteer
 from monitor.matching.results import MatchResult
+
+if TYPE_CHECKING:  # the model's modules load numpy and scikit-learn: only when it runs
+    from monitor.relevance.judge import Judgement
+    from monitor.store.relevance import FeedbackRecord
 from monitor.watchlists import WatchlistRegistry
 
 
@@ -56,6 +61,9 @@ def _highlight(result: MatchResult) -> str:
     "--watchlist", "names", multiple=True, help="Only this watchlist (slug or name); repeatable."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of verdicts.")
+@click.option(
+    "--no-model", "no_model", is_flag=True, help="The rules alone (no relevance model: faster)."
+)
 def match(
     text: str | None,
     path: Path | None,
@@ -63,8 +71,14 @@ def match(
     title: str | None,
     names: tuple[str, ...],
     as_json: bool,
+    no_model: bool,
 ) -> None:
-    """Match a text, file or URL against the watchlists and say why, for each watchlist."""
+    """Match a text, file or URL against the watchlists and say why, for each watchlist.
+
+    Each watchlist with a relevance model (from its description, examples: and the
+    feedback in the database) also scores the text: `verdict` is match, possible (the model
+    alone), doubtful (the rules alone) or none, and `relevance` the model's probability.
+    """
     if sum(x is not None for x in (text, path, url)) != 1:
         raise UserError("give exactly one of --text, --file or --url")
     with user_errors():
@@ -85,6 +99,7 @@ def match(
             for r in registry.matcher.explain(title or "", text or "")
             if not wanted or r.watchlist in wanted
         ]
+        judged = {} if no_model else _judge(registry, results, title or "", text or "")
     gazetteer = load_gazetteer()
     incidental = [
         hit
@@ -97,7 +112,16 @@ def match(
             {"code": h.code, "surface": h.surface, "where": h.where, "why": h.incidental}
             for h in incidental
         ]
-        echo_json([{**_json(r), "countries_not_counted": not_counted} for r in results])
+        echo_json(
+            [
+                {
+                    **_json(r),
+                    **_relevance_json(r, judged.get(r.watchlist)),
+                    "countries_not_counted": not_counted,
+                }
+                for r in results
+            ]
+        )
         return
     if not results:
         click.echo("No watchlists to match against.")
@@ -116,11 +140,78 @@ def match(
             click.echo(f"  excluded by: {', '.join(result.excluded_by)}")
         if result.snippet:
             click.echo(f"  snippet: {_highlight(result)}")
+        judgement = judged.get(result.watchlist)
+        if judgement is not None and judgement.relevance is not None:
+            click.echo(
+                f"  relevance: {judgement.relevance:.2f}, {judgement.verdict}: {judgement.why}"
+            )
+            for near in judgement.nearest:
+                kind = "relevant" if near.relevant else "not relevant"
+                click.echo(f"    like ({kind}, {near.similarity:.2f}): {near.text[:90]}")
     for hit in incidental:
         click.echo(
             f"not counted as the nationals' country: {hit.name} ({hit.code}), "
             f"{hit.surface!r} named in {hit.incidental}"
         )
+
+
+def _judge(
+    registry: WatchlistRegistry, results: list[MatchResult], title: str, text: str
+) -> dict[str, Judgement]:
+    """Each watchlist's relevance judgement; {} (with a warning) when the model cannot run."""
+    from monitor.relevance.embed import ModelLoadError, load_embedder
+    from monitor.relevance.judge import judge_text
+    from monitor.relevance.stage import RelevanceModels
+
+    try:
+        models = RelevanceModels(load_embedder())
+    except ModelLoadError as error:
+        click.echo(f"warning: {error}; the rules alone", err=True)
+        return {}
+    return judge_text(models, registry.watchlists, results, title, text, _feedback())
+
+
+def _feedback() -> dict[str, list[FeedbackRecord]]:
+    """The labels stored in the database, when there is one to read (else none)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from monitor.app import App
+    from monitor.config import sqlite_path
+    from monitor.exceptions import MonitorError
+    from monitor.store.db import normalise_url
+    from monitor.store.relevance import feedback_for
+
+    settings = load_settings()
+    path = sqlite_path(normalise_url(settings.database_url))
+    if path is not None and not path.exists():  # nothing stored: nothing learnt
+        return {}
+    try:
+        app = App.open(settings, migrate=False)
+        try:
+            with app.sessions() as session:
+                records = feedback_for(session)
+        finally:
+            app.close()
+    except (MonitorError, SQLAlchemyError):
+        return {}
+    by_watchlist: dict[str, list[FeedbackRecord]] = {}
+    for record in records:
+        by_watchlist.setdefault(record.watchlist, []).append(record)
+    return by_watchlist
+
+
+def _relevance_json(result: MatchResult, judgement: Judgement | None) -> dict[str, object]:
+    if judgement is None:
+        return {"verdict": "match" if result.matched else "none", "relevance": None}
+    return {
+        "verdict": judgement.verdict.value,
+        "relevance": judgement.relevance,
+        "relevance_why": judgement.why,
+        "nearest_examples": [
+            {"text": n.text, "relevant": n.relevant, "similarity": round(n.similarity, 3)}
+            for n in judgement.nearest
+        ],
+    }
 
 
 def _json(result: MatchResult) -> dict[str, object]:

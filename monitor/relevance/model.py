@@ -19,14 +19,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import StandardScaler
+
+if TYPE_CHECKING:  # scikit-learn loads when a model is trained, not with the CLI
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.pipeline import Pipeline
 
 __all__ = [
     "MIN_EXAMPLES",
@@ -113,6 +113,8 @@ class RelevanceModel:
 
 def train(examples: Sequence[Example], vectors: Vectors, *, seed: int = 0) -> RelevanceModel | None:
     """A model from labelled examples and their vectors; ``None`` with too few of either kind."""
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
     labels = np.array([example.relevant for example in examples], dtype=bool)
     positives, negatives = int(labels.sum()), int((~labels).sum())
     if min(positives, negatives) < MIN_EXAMPLES:
@@ -162,6 +164,11 @@ def choose_thresholds(scores: npt.NDArray[np.float64], labels: npt.NDArray[np.bo
 
 
 def _classifier(minority: int, folds: int, seed: int) -> Pipeline | CalibratedClassifierCV:
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
     # e5's vectors crowd into a narrow cone (cosines of 0.7-0.9): centred and scaled first
     base = make_pipeline(
         StandardScaler(),
