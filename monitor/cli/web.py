@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import signal
+import threading
+from types import FrameType
 
 import click
 
@@ -35,5 +38,19 @@ def web() -> None:
             settings.http_port,
             settings.http_forwarded_allow_ips,
         )
+        stop = threading.Event()
+
+        def on_signal(signum: int, _frame: FrameType | None) -> None:
+            log_event(logger, "signal_received", signal=signal.Signals(signum).name)
+            stop.set()
+
+        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        server.start()
         log_event(logger, "http_listening", url=server.url)
-        server.serve()
+        try:
+            while not stop.wait(1.0) and server.running:
+                pass
+        finally:
+            server.stop()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)

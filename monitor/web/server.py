@@ -64,11 +64,16 @@ class WebServer:
         return f"http://{host}:{self.port}/"
 
     def serve(self) -> None:
-        """Serve in this thread until ``stop`` (or, in the main thread, SIGINT/SIGTERM)."""
+        """Serve in this thread until ``stop``."""
         try:
             self.server.run(sockets=[self.sock])
         finally:
             self.sock.close()
+
+    @property
+    def running(self) -> bool:
+        """Whether the serving thread is alive (it ends if uvicorn fails)."""
+        return self.thread is not None and self.thread.is_alive()
 
     def start(self) -> None:
         """Serve in a thread of its own (no signal handlers: the service has them)."""
