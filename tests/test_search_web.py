@@ -1,4 +1,4 @@
-# ruff: noqa: F811  (the shared web fixtures are imported by name)
+
 """The search page, its feeds and ``/api/v1/search`` through httpx's ASGI transport, over a
 store filled by a real poll (tests/test_web_support.py's world: a hostile title among them)."""
 
