@@ -142,7 +142,7 @@ def seed(database_url: str, folder: Path, port: int, feeds: int, articles: int) 
             "last_full_fetch_at": now,
             "consecutive_errors": 0,
             "redirect_count": 0,
-            "fetch_full_text": False,
+            "full_text_mode": "auto",
             "interval_pinned": False,
             "ignores_validators": False,
             "created_at": now,

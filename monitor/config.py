@@ -66,6 +66,12 @@ class Settings(BaseSettings):
         "News Monitor <news-monitor@localhost>", description="From address of digests."
     )
     fetch_concurrency: int = Field(20, ge=1, le=500, description="Feeds fetched at once.")
+    full_text_budget: int = Field(
+        100,
+        ge=0,
+        description="Article pages fetched per poll for teasers with a watchlist's signal "
+        "(feeds in full-text mode auto; 0: none).",
+    )
     fetch_timeout_seconds: float = Field(
         30.0, gt=0, description="Total time limit of one feed fetch, connect to last byte."
     )

@@ -26,7 +26,7 @@ from monitor.feeds.opml import OpmlFeed, read_opml, write_opml
 from monitor.feeds.parse import ParsedFeed, parse_feed
 from monitor.store import feeds as store
 from monitor.store.db import transaction
-from monitor.store.models import Feed, FeedStatus
+from monitor.store.models import Feed, FeedStatus, FullTextMode
 
 
 @dataclass(frozen=True)
@@ -129,18 +129,22 @@ def set_options(
     app: App,
     url: str,
     *,
-    full_text: bool | None = None,
+    full_text: FullTextMode | None = None,
     interval_minutes: int | None = None,
     enabled: bool | None = None,
 ) -> store.FeedSummary:
-    """Change a feed's options. Enabling a disabled or gone feed makes it due at once."""
+    """Change a feed's options. Enabling a disabled or gone feed makes it due at once.
+
+    ``full_text``: when its article pages are fetched (never, auto: teasers with a
+    watchlist's signal, always: every new entry's).
+    """
     now = datetime.now(UTC)
     with transaction(app.sessions) as session:
         feed = store.get_feed(session, url)
         if feed.status == FeedStatus.REMOVED.value:  # kept for its history, not listed
             raise FeedNotFound(url)
         if full_text is not None:
-            feed.fetch_full_text = full_text
+            feed.full_text_mode = full_text.value
         if interval_minutes is not None:
             if interval_minutes < 1:
                 raise ValueError("--interval must be at least 1 minute")

@@ -167,10 +167,10 @@ def test_add_refuses_pages_without_feeds_and_bad_schemes(
 def test_set_check_and_unknown_feed(env: dict[str, str], feed_server: FeedServer) -> None:
     url = feed_server.add("/rss", Resource((DATA / "recruitment.rss").read_bytes()))
     run(env, "feeds", "add", url)
-    result = run(env, "feeds", "set", url, "--full-text", "--interval", "45")
-    assert result.output == f"{url}: status ok, full text on, interval every 45 min\n"
-    disabled = run(env, "feeds", "set", url, "--disable", "--no-full-text")
-    assert disabled.output == f"{url}: status disabled, full text off, interval every 45 min\n"
+    result = run(env, "feeds", "set", url, "--full-text", "always", "--interval", "45")
+    assert result.output == f"{url}: status ok, full text always, interval every 45 min\n"
+    disabled = run(env, "feeds", "set", url, "--disable", "--full-text", "never")
+    assert disabled.output == f"{url}: status disabled, full text never, interval every 45 min\n"
     assert run(env, "poll", "--all").output.startswith("No feeds are due")
     assert run(env, "feeds", "set", url, "--enable").output.startswith(f"{url}: status ok")
     nothing = run(env, "feeds", "set", url)

@@ -430,6 +430,7 @@ def test_a_claimed_feed_carries_what_storage_knows_of_it(app: App, feed_server: 
         redirect_count=2,
         last_success_at=None,
         parse_warning=None,
+        full_text_mode="always",
     )
 
 

@@ -14,6 +14,7 @@ from monitor.cli._common import Failure, UserError, echo_json, open_app, plural
 from monitor.feeds.fetch import check_scheme
 from monitor.ingest import FeedOutcome, poll_due_feeds
 from monitor.store.feeds import FeedSummary
+from monitor.store.models import FullTextMode
 
 
 def _when(value: datetime | None) -> str:
@@ -29,7 +30,12 @@ def feeds() -> None:
 @click.argument("url")
 @click.option("--title", help="Title to show (default: the feed's own).")
 @click.option("--folder", help="Folder, as in OPML (nested folders joined with /).")
-@click.option("--full-text", is_flag=True, help="Fetch each new article's page for its full text.")
+@click.option(
+    "--full-text",
+    is_flag=True,
+    help="Fetch every new article's page for its full text (full-text mode always; the "
+    "default, auto, fetches teasers that carry a watchlist's signal).",
+)
 @click.option("--first", is_flag=True, help="For a web page, take its first feed without asking.")
 @click.option(
     "--anyway",
@@ -216,23 +222,31 @@ def check(url: str) -> None:
 
 @feeds.command("set")
 @click.argument("url")
-@click.option("--full-text/--no-full-text", default=None, help="Fetch full article pages.")
+@click.option(
+    "--full-text",
+    type=click.Choice([mode.value for mode in FullTextMode]),
+    help="Fetch article pages: never; auto (the default: a teaser with a watchlist's term or "
+    "country, after the poll, MONITOR_FULL_TEXT_BUDGET pages a poll); always (every new entry).",
+)
 @click.option("--interval", type=int, help="Poll every N minutes (instead of adapting).")
 @click.option("--enable/--disable", default=None, help="Poll the feed, or stop polling it.")
-def set_(url: str, full_text: bool | None, interval: int | None, enable: bool | None) -> None:
+def set_(url: str, full_text: str | None, interval: int | None, enable: bool | None) -> None:
     """Change a feed's options."""
     if full_text is None and interval is None and enable is None:
         raise UserError(
-            "nothing to set: give --full-text/--no-full-text, --interval or --enable/--disable"
+            "nothing to set: give --full-text never|auto|always, --interval or --enable/--disable"
         )
     with open_app() as app:
         row = feedlist.set_options(
-            app, url, full_text=full_text, interval_minutes=interval, enabled=enable
+            app,
+            url,
+            full_text=FullTextMode(full_text) if full_text is not None else None,
+            interval_minutes=interval,
+            enabled=enable,
         )
     interval_text = f"every {row.interval_minutes} min" if row.interval_pinned else "adaptive"
     click.echo(
-        f"{row.url}: status {row.status}, full text {'on' if row.fetch_full_text else 'off'}, "
-        f"interval {interval_text}"
+        f"{row.url}: status {row.status}, full text {row.full_text_mode}, interval {interval_text}"
     )
 
 

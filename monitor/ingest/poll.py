@@ -22,7 +22,8 @@ from monitor.ingest.analyse import Matcher, match_missing
 from monitor.ingest.boundary import failure_of
 from monitor.ingest.claim import Claim, Claimed, KnownIds
 from monitor.ingest.decide import FeedPolled
-from monitor.ingest.fetch import FetchLoop, Stop, fetch_feed
+from monitor.ingest.enrich import enrich
+from monitor.ingest.fetch import STOP_CHECK_SECONDS, FetchLoop, Stop, fetch_feed
 from monitor.ingest.fulltext import add_full_texts
 from monitor.ingest.outcome import FeedOutcome, PollReport
 from monitor.ingest.pool import POOL_MIN_FEEDS, ParsePool, ThreadAnalyser, choose
@@ -146,7 +147,46 @@ async def _poll(
                 stop=stop,
             )
             await loop.run(first)
+            if matcher is not None and not loop.stopped:
+                await _enrich(app, fetcher, claim.started, fixed_now, stop, guard)
     return outcomes
+
+
+async def _enrich(
+    app: App,
+    fetcher: Fetcher,
+    since: datetime,
+    fixed_now: datetime | None,
+    stop: Stop | None,
+    guard: Guard,
+) -> None:
+    """The enrich stage after the poll's writes (``monitor.ingest.enrich``), stopped by ``stop``.
+
+    Its failure is logged and leaves the poll's outcomes as they are: every feed is
+    already stored, and the teasers not looked for are looked for at the next poll.
+    """
+    task = asyncio.ensure_future(
+        enrich(
+            app.sessions,
+            fetcher,
+            app.watchlists.matcher,
+            since=since,
+            budget=app.settings.full_text_budget,
+            now=fixed_now or datetime.now(UTC),
+            guard=guard,
+        )
+    )
+    while not task.done():
+        await asyncio.wait({task}, timeout=STOP_CHECK_SECONDS)
+        if stop is not None and stop.is_set():
+            task.cancel()
+            break
+    try:
+        await task
+    except asyncio.CancelledError:
+        log_event(log, "full_text_stopped")
+    except Exception:  # the poll's feeds are stored; this stage's bug is logged
+        log.exception("full_text_crashed")
 
 
 async def poll_one(

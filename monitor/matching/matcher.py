@@ -360,6 +360,15 @@ class Matcher:
         gazetteer = self._gazetteer
         return gazetteer.find(title or "", where="title") + gazetteer.find(body or "")
 
+    def has_signal(self, title: str, body: str) -> bool:
+        """True when the article carries a term or a country of any watchlist, rules aside.
+
+        One scan of the automaton, no rule judged: what makes a feed's teaser worth
+        fetching the article page for (``monitor.ingest.enrich``).
+        """
+        scan = self._scan(title, body)
+        return bool(scan.term_hits or scan.countries)
+
     # --- scanning ------------------------------------------------------------------------
 
     def _scan(self, title: str, body: str) -> _Scan:

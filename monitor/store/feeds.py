@@ -80,6 +80,7 @@ class FeedForUpdate:
     redirect_count: int
     last_success_at: datetime | None
     parse_warning: str | None
+    full_text_mode: str = "auto"  # a FullTextMode
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> FeedForUpdate:
@@ -109,6 +110,7 @@ CLAIMED_COLUMNS = (
     Feed.redirect_count,
     Feed.last_success_at,
     Feed.parse_warning,
+    Feed.full_text_mode,
 )
 
 
@@ -132,6 +134,7 @@ class FeedSummary:
     interval_minutes: int | None
     interval_pinned: bool
     ignores_validators: bool = False  # answered the same ETag/Last-Modified for new content
+    full_text_mode: str = "auto"  # never | auto | always (a FullTextMode)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -150,6 +153,7 @@ class FeedSummary:
             "interval_minutes": self.interval_minutes,
             "interval_pinned": self.interval_pinned,
             "ignores_validators": self.ignores_validators,
+            "full_text_mode": self.full_text_mode,
         }
 
 
@@ -322,6 +326,7 @@ def list_feeds(session: Session) -> list[FeedSummary]:
             interval_minutes=feed.interval_minutes,
             interval_pinned=bool(feed.interval_pinned),
             ignores_validators=bool(feed.ignores_validators),
+            full_text_mode=feed.full_text_mode,
         )
         for feed, count in rows
     ]

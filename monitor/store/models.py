@@ -26,7 +26,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator
 
 
@@ -69,6 +71,16 @@ class FeedStatus(StrEnum):
     REMOVED = "removed"  # removed by the user: not polled, not listed; its articles are kept
 
 
+class FullTextMode(StrEnum):
+    """When a feed's article pages are fetched for their full text (``feeds.full_text_mode``)."""
+
+    NEVER = "never"  # the feed's own text only
+    # A teaser (short, or cut with an ellipsis) carrying a signal of some watchlist, after
+    # the poll stored it, within a budget per poll (monitor.ingest.enrich).
+    AUTO = "auto"
+    ALWAYS = "always"  # every new entry's page, in the poll itself (monitor.ingest.fulltext)
+
+
 class Feed(Base):
     """A polled feed. ``status`` is a ``FeedStatus``."""
 
@@ -95,7 +107,8 @@ class Feed(Base):
     parse_warning: Mapped[str | None] = mapped_column(Text)
     redirect_url: Mapped[str | None] = mapped_column(String(2048))
     redirect_count: Mapped[int] = mapped_column(Integer, default=0)
-    fetch_full_text: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A FullTextMode (migration 0008: was the boolean fetch_full_text, true now "always").
+    full_text_mode: Mapped[str] = mapped_column(String(6), default=FullTextMode.AUTO.value)
     interval_pinned: Mapped[bool] = mapped_column(Boolean, default=False)
     ignores_validators: Mapped[bool] = mapped_column(Boolean, default=False)
     last_full_fetch_at: Mapped[datetime | None]
@@ -104,6 +117,20 @@ class Feed(Base):
     created_at: Mapped[datetime]
 
     articles: Mapped[list[Article]] = relationship(back_populates="feed", passive_deletes=True)
+
+    @hybrid_property
+    def fetch_full_text(self) -> bool:
+        """Every new entry's page is fetched in the poll (``always``); set: ``always``/``auto``."""
+        return self.full_text_mode == FullTextMode.ALWAYS.value
+
+    @fetch_full_text.inplace.setter
+    def _fetch_full_text_setter(self, value: bool) -> None:
+        self.full_text_mode = (FullTextMode.ALWAYS if value else FullTextMode.AUTO).value
+
+    @fetch_full_text.inplace.expression
+    @classmethod
+    def _fetch_full_text_expression(cls) -> ColumnElement[bool]:
+        return cls.full_text_mode == FullTextMode.ALWAYS.value
 
 
 class Story(Base):
@@ -116,6 +143,14 @@ class Story(Base):
     # (its index was a random write per story, migration 0003).
     fingerprint: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]
+
+
+class FullTextState(StrEnum):
+    """What looking for an article's full text gave (``articles.full_text_state``)."""
+
+    FETCHED = "fetched"  # the page's main text replaced the feed's, matched again
+    NO_GAIN = "no_gain"  # the page's main text was no longer than the feed's: kept the feed's
+    FAILED = "failed"  # the page could not be fetched or read (``full_text_error`` says why)
 
 
 class Article(Base):
@@ -147,6 +182,10 @@ class Article(Base):
     minhash: Mapped[bytes | None] = mapped_column(LargeBinary)
     published_at: Mapped[datetime]
     first_seen_at: Mapped[datetime]
+    # The article page's full text, when it was looked for (monitor.ingest.enrich): a
+    # FullTextState, and why it failed (the feed text's verdict then stands). Migration 0008.
+    full_text_state: Mapped[str | None] = mapped_column(String(20))
+    full_text_error: Mapped[str | None] = mapped_column(Text)
 
     feed: Mapped[Feed] = relationship(back_populates="articles")
 
