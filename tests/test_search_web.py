@@ -1,4 +1,3 @@
-
 """The search page, its feeds and ``/api/v1/search`` through httpx's ASGI transport, over a
 store filled by a real poll (tests/test_web_support.py's world: a hostile title among them)."""
 
