@@ -22,7 +22,7 @@ from monitor.app import App
 from monitor.health import HealthFacts, Metrics, gather_facts
 from monitor.store.exceptions import NotFoundError
 from monitor.watchlists import WatchlistNotFound
-from monitor.web import api, auth, editor, health, pages, search, syndication, unsubscribe
+from monitor.web import api, auth, editor, feedback, health, pages, search, syndication, unsubscribe
 from monitor.web.common import (
     STATIC_DIR,
     Forbidden,
@@ -71,6 +71,7 @@ def create_web_app(
     web.include_router(api.router)
     web.include_router(search.router)
     web.include_router(search.api_router)
+    web.include_router(feedback.router)
     web.include_router(unsubscribe.router)
     web.include_router(editor.router)
     _handle_errors(web)
