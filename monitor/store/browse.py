@@ -20,6 +20,7 @@ from typing import Any, Literal
 from sqlalchemy import Text, and_, cast, func, or_, select
 from sqlalchemy.orm import Session
 
+from monitor.exceptions import MonitorError
 from monitor.store.digests import feed_display_name
 from monitor.store.exceptions import NotFoundError
 from monitor.store.models import Article, Delivery, Digest, Feed, Match, Story
@@ -30,7 +31,7 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 
 
-class CursorError(ValueError):
+class CursorError(MonitorError, ValueError):
     """A cursor that this listing did not hand out (edited, or from another order)."""
 
 

@@ -26,6 +26,7 @@ from starlette.datastructures import FormData
 from starlette.responses import HTMLResponse
 
 from monitor.app import App
+from monitor.exceptions import MonitorError
 from monitor.health import HealthFacts, Metrics
 from monitor.store.models import UserRole
 from monitor.store.users import UserRecord, find_session, find_token
@@ -70,7 +71,7 @@ class Viewer:
         return self.user.may(role)
 
 
-class NotAuthenticated(Exception):
+class NotAuthenticated(MonitorError):
     """No session (or token, where one is taken): a login redirect for pages, else 401."""
 
     def __init__(self, page: bool) -> None:
@@ -78,7 +79,7 @@ class NotAuthenticated(Exception):
         self.page = page
 
 
-class Forbidden(Exception):
+class Forbidden(MonitorError):
     """The viewer's role is too low, the CSRF token is wrong, or a token was used to change."""
 
     def __init__(self, message: str) -> None:
