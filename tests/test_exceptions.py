@@ -38,6 +38,8 @@ SAMPLES: dict[str, object] = {
     "key_path": "keywords[3]",
     "host": "feeds.steppe.example.org",
     "address": "127.0.0.1",
+    "diff": "--- on disk\n+++ yours\n-  - recruit*\n+  - вербов*\n",
+    "page": True,
 }
 #: the same parameters, as arbitrary values for the property test
 STRATEGIES: dict[str, st.SearchStrategy[Any]] = {
@@ -51,6 +53,8 @@ STRATEGIES: dict[str, st.SearchStrategy[Any]] = {
     "key_path": st.text(max_size=30),
     "host": st.text(max_size=40),
     "address": st.ip_addresses().map(str),
+    "diff": st.text(max_size=80),
+    "page": st.booleans(),
 }
 #: our errors that cannot be MonitorErrors, and why; they pickle the same way
 NOT_MONITOR_ERRORS = {
