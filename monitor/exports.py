@@ -45,6 +45,12 @@ def xml_text(value: str) -> str:
     return _NOT_XML.sub("", value)
 
 
+def xml_line(value: str) -> str:
+    """``value`` as one line of XML text: a title carries no line breaks (an XML parser would
+    read a carriage return back as a newline) and no runs of spaces."""
+    return " ".join(xml_text(value).split())
+
+
 def atom_feed(
     title: str, feed_id: str, self_url: str, page_url: str, entries: Sequence[FeedEntry]
 ) -> bytes:
@@ -70,7 +76,7 @@ def atom_feed(
     for item in entries:
         entry = sub(root, "entry")
         sub(entry, "id", item.id)
-        sub(entry, "title", xml_text(item.title).strip() or "(no title)", type="text")
+        sub(entry, "title", xml_line(item.title) or "(no title)", type="text")
         sub(entry, "link", rel="alternate", href=item.url or item.page_url)
         sub(entry, "link", rel="related", href=item.page_url, type="text/html")
         sub(entry, "published", item.published.isoformat())
