@@ -3,7 +3,9 @@ store filled by a real poll (tests/test_web_support.py's world: a hostile title 
 
 from __future__ import annotations
 
+import html
 import json
+import re
 
 import feedparser
 
@@ -92,3 +94,28 @@ def test_a_search_is_a_feed_to_follow(client: Client, world: World) -> None:
     document = json.loads(as_json.content)
     assert document["version"] == "https://jsonfeed.org/version/1.1"
     assert [i["title"] for i in document["items"]] == [HOSTILE_TITLE]
+
+
+def test_subscribe_gives_feed_links_that_carry_a_new_token(client: Client, world: World) -> None:
+    assert client.login("viewer@example.org").status_code == 303
+    form = client.get("/search", params={"q": "вербовщик"}).text
+    assert "Subscribe in a feed reader" in form
+    csrf = client.csrf("/search?q=вербовщик")
+    links = client.post("/search/subscribe", data={"csrf": csrf, "q": "вербовщик"})
+    assert links.status_code == 200
+    found = re.search(r'id="subscribe-atom" href="([^"]+)"', links.text)
+    assert found is not None
+    url = html.unescape(found.group(1))
+    assert url.startswith("http://testserver/search.atom?q=")
+    stranger = Client(world.web)  # no session: the token alone opens the feed
+    try:
+        atom = stranger.get(url)
+        assert atom.status_code == 200
+        parsed = feedparser.parse(atom.content)
+        assert [e.title for e in parsed.entries] == ["Вербовщики и мигранты из Узбекистана"]
+        without = stranger.get(url.split("&token=")[0])
+        assert without.status_code == 401
+    finally:
+        stranger.close()
+    refused = client.post("/search/subscribe", data={"csrf": "wrong", "q": "вербовщик"})
+    assert refused.status_code == 403

@@ -16,7 +16,12 @@ Each edit shows its backtest first, then writes the file:
 4. ``POST /watchlists/{slug}/rematch``: the stored articles of the last N days matched once
    against the saved version (``monitor.rematch``), new matches alerted or history only.
 
-``POST /watchlists`` makes a new watchlist, from scratch or as a copy of one (comments too).
+``POST /watchlists`` makes a new watchlist, from scratch, as a copy of one (comments too), or
+from a search: the Search page's "Make this search a watchlist" opens ``/watchlists?search=…``,
+where the new-watchlist form shows the file the search would make
+(:mod:`monitor.search_watchlist`: how its words, phrases, prefixes, AND/OR/NOT and NEAR become
+keywords, exclusions and a rule, and what is refused) and its backtest over the stored
+articles (the engine of ``watchlist test``), before Create writes it.
 ``GET /watchlists/{slug}/near-misses`` lists what the watchlist almost matched.
 """
 
@@ -33,8 +38,10 @@ from starlette.datastructures import FormData
 from alerts.recipients import statuses as recipient_statuses
 from monitor.backtest import backtest, found_words
 from monitor.matching.gazetteer import load_gazetteer
+from monitor.matching.spec import MatchSpec
 from monitor.near_misses import near_misses as find_near_misses
 from monitor.rematch import rematch as run_rematch
+from monitor.search_watchlist import Draft, NotAWatchlist, draft_from_search, save_draft
 from monitor.store.models import UserRole
 from monitor.watchlist_edit import (
     WatchlistChange,
@@ -107,25 +114,67 @@ def _expected(form: FormData) -> str:
 
 
 @router.get("/watchlists", response_class=HTMLResponse)
-def watchlists(request: Request, viewer: Reader) -> HTMLResponse:
+def watchlists(
+    request: Request,
+    viewer: Reader,
+    search: str | None = None,
+    search_watchlist: str | None = None,
+    days: int = DEFAULT_DAYS,
+) -> HTMLResponse:
+    """The list, and the new-watchlist form; ``?search=…`` (from the Search page's "Make
+    this search a watchlist") fills it with the watchlist the search would make and, for
+    an editor, its backtest over the last ``days`` days."""
     ctx = context(request)
+    values: dict[str, object] = {"search": search, "days": days}
+    if search is not None and viewer.may(UserRole.EDITOR):
+        try:
+            draft = draft_from_search(search, matched_by=search_watchlist)
+        except NotAWatchlist as exc:
+            values["search_error"] = str(exc)
+        else:
+            values.update(draft=draft, **_new_backtest(request, draft, days))
     return render(
         request,
         "watchlists.html",
+        400 if "search_error" in values else 200,
         title="Watchlists",
         watchlists=ctx.app.watchlists.watchlists,
         errors=[str(e) for e in ctx.app.watchlists.errors],
+        **values,
     )
+
+
+def _new_backtest(request: Request, draft: Draft, days: int) -> dict[str, object]:
+    """What the new watchlist would have matched: the backtest against an empty one."""
+    days = max(1, min(days, MAX_DAYS))
+    spec = draft.watchlist.to_spec()
+    until = now()
+    report = backtest(
+        context(request).app.sessions,
+        MatchSpec(spec.slug),  # matches nothing: every match of the draft is "added"
+        spec,
+        since=until - timedelta(days=days),
+        until=until,
+        keep=LISTED,
+    )
+    return {"report": report, "days": days, "words": found_words}
 
 
 @router.post("/watchlists", response_model=None)
 async def create(request: Request, viewer: EditorForm) -> RedirectResponse:
-    """A new watchlist: from scratch (name and keywords) or a copy of one (``copy_from``)."""
+    """A new watchlist: from scratch (name and keywords), a copy of one (``copy_from``), or
+    a search (``search``: the query, made a watchlist by :mod:`monitor.search_watchlist`)."""
     ctx = context(request)
     form = await request.form()
-    slug, name, source = (str(form.get(key) or "").strip() for key in ("slug", "name", "copy_from"))
+    slug, name, source, search = (
+        str(form.get(key) or "").strip() for key in ("slug", "name", "copy_from", "search")
+    )
     if not name:
         raise ValueError("name: give the new watchlist a name")
+    if search:
+        created = save_draft(ctx.app.settings.watchlists_dir, slug, name, search)
+        ctx.app.watchlists.reload()
+        return RedirectResponse(f"/watchlists/{created.slug}?saved=1", status_code=303)
     copy_from = ctx.app.watchlists.get(source).path if source else None
     keywords = _lines(form, "keywords")
     if copy_from is None and not keywords:

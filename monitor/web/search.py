@@ -3,15 +3,20 @@
 All of them call :func:`monitor.store.search.search` (as ``news-monitor search`` does) with
 the query parsed by :func:`monitor.matching.query.parse_query`; a query that cannot be read
 is shown with its one-line reason (page: 400 with the form; API: 400 ``{"detail": …}``).
-``/search.atom?q=…`` and ``/search.json?q=…`` are a search to follow in a feed reader
-(with ``?token=…``): the newest articles it finds.
+``/search.atom?q=…`` and ``/search.json?q=…`` (one route, :data:`WRITERS` picks the
+document) are a search to follow in a feed reader (with ``?token=…``): the newest articles it
+finds. The page's Subscribe button (``POST /search/subscribe``) makes the viewer a read-only
+token and shows both feed links with it, ready to paste into a feed reader; its "Make this
+search a watchlist" button hands the query to the watchlist editor's new-watchlist form
+(``/watchlists?search=…``, :mod:`monitor.web.editor`).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -20,12 +25,16 @@ from fastapi.responses import HTMLResponse, Response
 from monitor.exports import FeedEntry, atom_feed, json_feed
 from monitor.matching.query import QueryError, parse_query
 from monitor.store import search as searching
-from monitor.web.common import Viewer, context, render, require_user
+from monitor.store import users
+from monitor.store.db import transaction
+from monitor.web.common import Viewer, context, now, render, require_form, require_user
+from monitor.web.syndication import base_url
 
 router = APIRouter(include_in_schema=False)
 api_router = APIRouter(prefix="/api/v1", tags=["read-only"])
 Reader = Annotated[Viewer, Depends(require_user())]
 TokenReader = Annotated[Viewer, Depends(require_user(tokens=True))]
+FormReader = Annotated[Viewer, Depends(require_form())]
 FEED_SIZE = 50
 
 
@@ -67,6 +76,17 @@ def search_page(
     since: str | None = None,
     cursor: str | None = None,
 ) -> HTMLResponse:
+    return _page(request, q, watchlist, since, cursor)
+
+
+def _page(
+    request: Request,
+    q: str,
+    watchlist: str | None,
+    since: str | None,
+    cursor: str | None = None,
+    subscribe: dict[str, str] | None = None,
+) -> HTMLResponse:
     names = {w.slug: w.name for w in context(request).app.watchlists.watchlists}
     values: dict[str, Any] = {
         "title": f"Search: {q}" if q else "Search",
@@ -77,6 +97,7 @@ def search_page(
         "params": urlencode(_params(q, watchlist, since)),
         "page": None,
         "error": None,
+        "subscribe": subscribe,
     }
     if not q.strip():
         return render(request, "search.html", **values)
@@ -105,48 +126,62 @@ def _entries(base: str, page: searching.SearchPage) -> list[FeedEntry]:
     ]
 
 
-def _feed(
-    request: Request, q: str, watchlist: str | None, since: str | None, kind: str
+#: the two documents a search is followed in, by the route's suffix: (writer, media type)
+WRITERS: dict[str, tuple[Callable[[str, str, str, list[FeedEntry]], bytes], str]] = {
+    "atom": (
+        lambda title, self_url, page_url, entries: atom_feed(
+            title, self_url, self_url, page_url, entries
+        ),
+        "application/atom+xml; charset=utf-8",
+    ),
+    "json": (json_feed, "application/feed+json"),
+}
+
+
+def _feed_urls(
+    request: Request, q: str, watchlist: str | None, since: str | None
+) -> dict[str, str]:
+    """The search's page and its feeds, as absolute URLs (MONITOR_PUBLIC_URL when set)."""
+    base = base_url(request)
+    query = urlencode(_params(q, watchlist, since))
+    return {
+        "page": f"{base}/search?{query}",
+        **{kind: f"{base}/search.{kind}?{query}" for kind in WRITERS},
+    }
+
+
+@router.get("/search.{kind}")
+def search_feed(
+    request: Request,
+    viewer: TokenReader,
+    kind: Literal["atom", "json"],
+    q: str,
+    watchlist: str | None = None,
+    since: str | None = None,
 ) -> Response:
+    """``/search.atom`` and ``/search.json``: the newest articles the search finds."""
     try:
         page = _run(request, q, watchlist, since, None, limit=FEED_SIZE)
     except QueryError as exc:
         raise HTTPException(400, str(exc)) from exc
-    configured = context(request).app.settings.public_url
-    base = configured if configured else str(request.base_url).rstrip("/")
-    query = urlencode(_params(q, watchlist, since))
-    page_url = f"{base}/search?{query}"
-    self_url = f"{base}{request.url.path}?{query}"
-    title = f"news-monitor: search {q}"
-    entries = _entries(base, page)
-    if kind == "atom":
-        body = atom_feed(title, self_url, self_url, page_url, entries)
-        return Response(body, media_type="application/atom+xml; charset=utf-8")
-    return Response(
-        json_feed(title, self_url, page_url, entries), media_type="application/feed+json"
+    urls = _feed_urls(request, q, watchlist, since)
+    write, media_type = WRITERS[kind]
+    body = write(
+        f"news-monitor: search {q}", urls[kind], urls["page"], _entries(base_url(request), page)
     )
+    return Response(body, media_type=media_type)
 
 
-@router.get("/search.atom")
-def search_atom(
-    request: Request,
-    viewer: TokenReader,
-    q: str,
-    watchlist: str | None = None,
-    since: str | None = None,
-) -> Response:
-    return _feed(request, q, watchlist, since, "atom")
-
-
-@router.get("/search.json")
-def search_json(
-    request: Request,
-    viewer: TokenReader,
-    q: str,
-    watchlist: str | None = None,
-    since: str | None = None,
-) -> Response:
-    return _feed(request, q, watchlist, since, "json")
+@router.post("/search/subscribe", response_class=HTMLResponse)
+async def subscribe(request: Request, viewer: FormReader) -> HTMLResponse:
+    """A new read-only token, and the search's feed links carrying it, for a feed reader."""
+    form = await request.form()
+    q, watchlist, since = (str(form.get(key) or "") for key in ("q", "watchlist", "since"))
+    with transaction(context(request).app.sessions) as session:
+        token = users.create_token(session, viewer.user.email, now())
+    urls = _feed_urls(request, q, watchlist or None, since or None)
+    links = {kind: f"{urls[kind]}&{urlencode({'token': token})}" for kind in WRITERS}
+    return _page(request, q, watchlist or None, since or None, subscribe=links)
 
 
 @api_router.get(
