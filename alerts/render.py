@@ -198,11 +198,15 @@ def render(
     unsubscribe_url: str | None = None,
     public_url: str | None = None,
     digest_id: int | None = None,
+    one_click: str | None = None,
 ) -> RenderedDigest:
     """Subject, text and HTML of one digest (pure: same content, same output).
 
     ``public_url`` (``MONITOR_PUBLIC_URL``) and ``digest_id`` (its outbox row) make the
-    links to the web app; without them there are none.
+    links to the web app; without them there are none. ``one_click`` is the recipient's
+    https unsubscribe link (``alerts.recipients.unsubscribe_link``: the web app's signed
+    ``/unsubscribe/{token}``), the same the ``List-Unsubscribe`` header carries; else one is
+    made from ``unsubscribe_url`` (MONITOR_UNSUBSCRIBE_URL); neither: the mailto only.
     """
     watchlist = content.watchlist
     tz = _zone(watchlist.timezone)
@@ -220,7 +224,7 @@ def render(
 
     slug = watchlist.slug
     mailto = unsubscribe_mailto(mail_from, slug)
-    link = unsubscribe_link(unsubscribe_url, slug, content.recipient)
+    link = one_click or unsubscribe_link(unsubscribe_url, slug, content.recipient)
     unsubscribe_text = (f"{link} or " if link else "") + (
         f"write to {mail_address(mail_from)} with the subject 'unsubscribe {slug}'"
     )

@@ -264,12 +264,16 @@ def _write_digests(
             match_ids=content.match_ids,
             now=now,
         )
+        # one link for the body and the List-Unsubscribe header: the signed one of the web
+        # app when MONITOR_PUBLIC_URL is set, never a mailto alone in the body then
+        one_click = one_click_link(session, settings, watchlist.slug, address, now)
         rendered = render(
             content,
             mail_from=settings.mail_from,
             unsubscribe_url=settings.unsubscribe_url,
             public_url=settings.public_url,
             digest_id=digest_id,
+            one_click=one_click,
         )
         message = build_message(
             rendered,
@@ -279,7 +283,7 @@ def _write_digests(
             message_id=message_id,
             date=now,
             unsubscribe_url=settings.unsubscribe_url,
-            one_click=one_click_link(session, settings, watchlist.slug, address, now),
+            one_click=one_click,
         )
         store.set_digest_message(session, digest_id, to_bytes(message))
         created.append(Created(digest_id, watchlist.slug, address, subject, len(content.match_ids)))

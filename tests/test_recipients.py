@@ -314,3 +314,38 @@ def test_recipients_list_add_remove_resubscribe(env: dict[str, str], watchlists_
     gone = run(env, "recipients", "remove", "night@example.org")
     assert gone.exit_code == 2
     assert gone.output == "Error: night@example.org is not a recipient of any watchlist\n"
+
+
+@WITH_PUBLIC_URL
+def test_the_digest_body_links_the_one_click_unsubscribe_of_the_web_app(
+    env: dict[str, str], smtp: RawSMTP
+) -> None:
+    """MONITOR_PUBLIC_URL without MONITOR_UNSUBSCRIBE_URL: the body's unsubscribe is the
+    signed link of the header, not a mailto alone (read from the bytes the server got)."""
+    assert run(env, "digest", "send").exit_code == 0
+    for address in (DESK, EDITOR):
+        (raw,) = smtp.raw_for(address)
+        link = _link(raw)
+        assert read_token_of(env, link) == ("recruitment", address)
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        text_part = message.get_body(("plain",))
+        html_part = message.get_body(("html",))
+        assert text_part is not None and html_part is not None
+        text, page = text_part.get_content(), html_part.get_content()
+        assert f"Unsubscribe:    {link} or write to {MAIL_FROM}" in " ".join(text.split("\n"))
+        assert f'<a href="{link}"' in page
+        assert "unsubscribe from this watchlist</a>" in page
+
+
+def read_token_of(env: dict[str, str], link: str) -> tuple[str, str]:
+    """The watchlist and address a link's token names, checked with the store's secret."""
+    from alerts.recipients import unsubscribe_secret
+
+    app = App.open(Settings(database_url=env["MONITOR_DATABASE_URL"]))
+    try:
+        with app.sessions() as session:
+            secret = unsubscribe_secret(session)
+    finally:
+        app.close()
+    return read_token(secret, link.rsplit("/", 1)[1])
