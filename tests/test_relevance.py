@@ -18,7 +18,7 @@ from monitor.config import Settings
 from monitor.ingest import poll_due_feeds
 from monitor.relevance.embed import E5Embedder, VectorError, pack, unpack
 from monitor.relevance.model import Example, Thresholds, train
-from monitor.relevance.stage import RelevanceModels, work_backlog
+from monitor.relevance.stage import RelevanceModels, run_backlog, work_backlog
 from monitor.relevance.verdict import Verdict, decide
 from monitor.store import feeds as feed_store
 from monitor.store import relevance as store
@@ -324,3 +324,140 @@ def test_feedback_on_a_match_that_does_not_exist_is_one_line_and_records_nothing
     assert result.output == "Error: no match 999999 (see `news-monitor matches list`)\n"
     assert run_cli("feedback", "--list", "--json").output.strip() == "[]"
     assert run_cli("feedback", "12").exit_code == 2
+
+
+# --- the stage on a mixed poll --------------------------------------------------------------
+
+# (language, kind, title, text): kind "rules" the rules hold, "topic" on topic but no rule word,
+# "other" a listed country and nothing of the topic, "none" no signal at all
+MIXED = [
+    (
+        "en",
+        "rules",
+        "Nepal asks Moscow to return men recruited for the war",
+        "Dozens of families wait.",
+    ),
+    (
+        "en",
+        "topic",
+        "Uzbek migrants sent to the front after signing army contracts in Moscow",
+        "Two have died, their relatives say.",
+    ),
+    ("en", "other", "Nepal's tea growers expect a record harvest", "Rain came early in the hills."),
+    ("en", "none", "City council approves a new tram line", "Work starts in the spring."),
+    (
+        "ru",
+        "topic",
+        "Граждан Кыргызстана отправили воевать на Украину после рейда в Москве",
+        "Их заставили подписать контракт с армией.",
+    ),
+    ("ru", "other", "Узбекистан открыл новый аэропорт в Самарканде", "Первые рейсы уже приняты."),
+    ("ru", "none", "В парке открылся каток", "Вход для детей бесплатный."),
+    (
+        "uk",
+        "topic",
+        "Непальці, яких обманом відправили на фронт, просять допомоги",
+        "Вони воюють у складі російської армії.",
+    ),
+    ("uk", "other", "Куба збільшила експорт цукру", "Урожай цього року кращий."),
+    (
+        "uz",
+        "topic",
+        "Rossiya armiyasida halok bo'lgan o'zbekistonlik muhojirning jasadi qaytarildi",
+        "Oilasi uni Moskvada ishlagan deb aytdi.",
+    ),
+    (
+        "uz",
+        "other",
+        "O'zbekiston paxta hosilini yig'ishni boshladi",
+        "Dehqonlar yaxshi yil kutmoqda.",
+    ),
+    ("kk", "none", "Алматыда жаңа кітапхана ашылды", "Оқырмандар көп келді."),
+    (
+        "ky",
+        "topic",
+        "Кыргызстандык мигранттар орус армиясына келишим түзүүгө мажбурланган",
+        "Алардын бири Украинада курман болду.",
+    ),
+    ("ky", "other", "Кыргызстанда жаңы жол курулду", "Жол эки шаарды бириктирет."),
+    ("tg", "none", "Дар Душанбе фестивали мусиқӣ баргузор шуд", "Ҳазорон нафар омаданд."),
+    (
+        "es",
+        "topic",
+        "Jóvenes cubanos enviados a combatir por Rusia en Ucrania",
+        "Sus madres piden que vuelvan a casa.",
+    ),
+    (
+        "en",
+        "rules",
+        "Kyrgyz police detain a man who recruited migrants for Russia's army",
+        "He took money from each of them, the court heard.",
+    ),
+    ("es", "other", "Cuba celebra su festival de cine", "Hay películas de veinte países."),
+    (
+        "en",
+        "topic",
+        "Sri Lankan veterans killed fighting for Moscow, ministry says",
+        "The bodies of six men were flown home.",
+    ),
+    ("en", "other", "Sri Lanka's cricket team wins in Colombo", "The crowd cheered until late."),
+]
+
+
+def test_the_stage_works_off_a_mixed_multilingual_poll_of_many_feeds(
+    app: App, feed_server: FeedServer, embedder: E5Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    urls = []
+    for number in range(0, len(MIXED), 2):  # ten feeds of two items, each of its own language(s)
+        entries = [
+            item(f"{number + k}", title, text)
+            for k, (_, _, title, text) in enumerate(MIXED[number : number + 2])
+        ]
+        urls.append(feed_server.add(f"/feed{number}", Resource(rss(*entries))))
+    urls.append(feed_server.add("/gone", Resource(b"gone", status=500)))
+    page = Resource(b"<html><body>We moved.</body></html>", content_type="text/html")
+    urls.append(feed_server.add("/moved", page))
+    with transaction(app.sessions) as session:
+        for url in urls:
+            feed_store.add_feed(session, url, now=datetime.now(UTC) - timedelta(seconds=1))
+    poll_due_feeds(app)
+    matcher = app.watchlists.matcher
+    explained: list[str] = []
+    real_explain = type(matcher).explain
+
+    def counting_explain(self: Any, title: str, body: str) -> Any:
+        explained.append(title)
+        return real_explain(self, title, body)
+
+    monkeypatch.setattr(type(matcher), "explain", counting_explain)
+    with transaction(app.sessions) as session:
+        assert store.backlog_count(session) == len(MIXED)  # the bad feeds hold nothing back
+    report = run_backlog(app, RelevanceModels(embedder), batch=8)
+    signalled = [m for m in MIXED if m[1] != "none"]
+    assert (report.looked, report.embedded) == (len(MIXED), len(signalled))
+    with transaction(app.sessions) as session:
+        assert store.backlog_count(session) == 0
+        rows = session.execute(
+            select(Article.title, Match.verdict, Match.relevance).join(
+                Article, Article.id == Match.article_id
+            )
+        ).all()
+        with_vector = set(
+            session.scalars(
+                select(Article.title)
+                .join(ArticleVector, ArticleVector.article_id == Article.id)
+                .where(ArticleVector.vector.is_not(None))
+            )
+        )
+    kind = {title: k for _, k, title, _ in MIXED}
+    assert with_vector == {title for _, k, title, _ in MIXED if k != "none"}
+    verdicts = {title: (verdict, relevance) for title, verdict, relevance in rows}
+    # every rule match is kept and ranked; the model adds only on-topic articles
+    assert {t for t, k in kind.items() if k == "rules"} <= set(verdicts)
+    assert all(verdicts[t][1] is not None for t, k in kind.items() if k == "rules")
+    possible = {t for t, (verdict, _) in verdicts.items() if verdict == "possible"}
+    assert {kind[t] for t in possible} <= {"topic"}
+    found_languages = {language for language, _, title, _ in MIXED if title in possible}
+    assert len(found_languages) >= 3, possible
+    # the rules' full verdict was built only for what the model called possible
+    assert sorted(explained) == sorted(possible)

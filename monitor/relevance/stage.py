@@ -4,14 +4,17 @@
 
 Each call takes the oldest articles the stage has not looked at (``article_vectors`` has no
 row for them), finds which carry a signal of some watchlist (a term or a country the
-matcher's automaton finds, rules aside), embeds those once (the vector is stored, float16),
-and for each watchlist that has a relevance model:
+matcher's automaton finds, rules aside: :meth:`Matcher.has_signal`, one scan, no rule
+judged), embeds those once (the vector is stored, float16), and for each watchlist that has
+a relevance model:
 
 - a match the rules made gets its ``relevance`` and ``match`` or ``doubtful``;
 - an article the rules did not match, scored at or above the model's ``possible_at``, is
   stored as a ``possible`` match (its own digest section, alerted once like any match).
 
-An article without a signal is recorded as looked at (no vector). Fetching and storing never
+An article without a signal is recorded as looked at (no vector). The rules' full verdict
+(:meth:`Matcher.explain`, the snippet and countries a match row needs) is built only for an
+article the model calls possible. Fetching and storing never
 wait for this stage; when the model is absent the stage does nothing and the rules stand.
 """
 
@@ -106,11 +109,6 @@ class RelevanceModels:
         return model
 
 
-def has_signal(results: Sequence[MatchResult]) -> bool:
-    """Whether any watchlist's term or country was found (rules aside)."""
-    return any(result.terms or result.countries for result in results)
-
-
 def work_backlog(
     session: Session,
     matcher: Matcher,
@@ -124,8 +122,7 @@ def work_backlog(
     articles = store.backlog(session, limit)
     if not articles:
         return RelevanceReport()
-    explained = {a.id: matcher.explain(a.title, a.text) for a in articles}
-    signalled = [a for a in articles if has_signal(explained[a.id])]
+    signalled = [a for a in articles if matcher.has_signal(a.title, a.text)]
     embedder = models.embedder
     vectors = embedder.embed([article_text(a.title, a.text) for a in signalled])
     by_id = dict(zip([a.id for a in signalled], vectors, strict=True))
@@ -140,6 +137,13 @@ def work_backlog(
     # scored as stored (float16), so a later re-score gives the same number
     matrix = np.stack([unpack(pack(by_id[a.id]), embedder.dim) for a in signalled])
     existing = store.matches_of(session, [a.id for a in signalled])
+    explained: dict[int, list[MatchResult]] = {}
+
+    def rules_verdict(article: store.ArticleText, slug: str) -> MatchResult:
+        if article.id not in explained:
+            explained[article.id] = matcher.explain(article.title, article.text)
+        return next(r for r in explained[article.id] if r.watchlist == slug)
+
     scored = possible = doubtful = 0
     for watchlist in watchlists:
         model = models.model(watchlist, store.feedback_for(session, watchlist.slug))
@@ -159,7 +163,7 @@ def work_backlog(
                 scored += 1
                 doubtful += verdict is Verdict.DOUBTFUL
             elif verdict is Verdict.POSSIBLE:
-                result = next(r for r in explained[article.id] if r.watchlist == watchlist.slug)
+                result = rules_verdict(article, watchlist.slug)
                 duplicate = article.story_id is not None and article.story_id in stories
                 if article.story_id is not None:
                     stories.add(article.story_id)
