@@ -65,6 +65,9 @@ def test_show(run: CliRunner) -> None:
         "  countries (2):\n"
         "    NP  Nepal\n"
         "    UZ  Uzbekistan\n"
+        "  relevance:   1 label (1 relevant, 0 not: description 1, examples 0, feedback 0); "
+        "no model yet: it needs 3 relevant and 3 not-relevant labels (add examples: to the "
+        "file, or feedback on its matches)\n"
     )
 
 

@@ -461,3 +461,60 @@ def test_the_stage_works_off_a_mixed_multilingual_poll_of_many_feeds(
     assert len(found_languages) >= 3, possible
     # the rules' full verdict was built only for what the model called possible
     assert sorted(explained) == sorted(possible)
+
+
+def test_watchlist_show_says_what_the_model_learnt_from_and_how_well_it_does(
+    cli_env: Path, watchlists_dir: Path
+) -> None:
+    import json
+
+    path = watchlists_dir / "foreign-recruitment.yaml"
+    lines = [f"  - {{text: {t!r}, relevant: true}}" for t in RELEVANT]
+    lines += [f"  - {{text: {t!r}, relevant: false}}" for t in NOT_RELEVANT]
+    path.write_text(
+        path.read_text(encoding="utf-8") + "examples:\n" + "\n".join(lines) + "\n",
+        encoding="utf-8",
+    )
+    application = App.open(Settings(), migrate=False)
+    with transaction(application.sessions) as session:
+        match_id = session.scalar(select(Match.id).limit(1))
+    application.close()
+    assert run_cli("feedback", str(match_id), "relevant").exit_code == 0
+    shown = run_cli("watchlist", "show", "foreign-recruitment", "--json")
+    assert shown.exit_code == 0, shown.output
+    model = json.loads(shown.output)["relevance_model"]
+    labels = 1 + len(RELEVANT) + len(NOT_RELEVANT) + 1
+    assert (model["labels"], model["description"], model["examples"], model["feedback"]) == (
+        labels,
+        1,
+        len(RELEVANT) + len(NOT_RELEVANT),
+        1,
+    )
+    assert model["trained"] is True
+    assert 0.5 <= model["cv_precision"] <= 1 and 0 < model["cv_recall"] <= 1
+    text = run_cli("watchlist", "show", "foreign-recruitment").output
+    line = next(line for line in text.splitlines() if line.startswith("  relevance:"))
+    assert line.startswith(f"  relevance:   learnt from {labels} labels (")
+    assert f"cross-validated precision {model['cv_precision']:.2f}, recall" in line
+    assert (
+        "relevance" not in run_cli("watchlist", "show", "foreign-recruitment", "--no-model").output
+    )
+
+
+def test_status_shows_the_relevance_backlog(cli_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    application = App.open(Settings(), migrate=False)
+    with transaction(application.sessions) as session:
+        articles = int(session.scalar(select(func.count()).select_from(Article)) or 0)
+    application.close()
+    assert articles > 0
+    facts = json.loads(run_cli("status", "--json").output)["relevance"]
+    assert (facts["enabled"], facts["backlog"]) == (True, articles)
+    assert facts["oldest_waiting_since"] is not None
+    text = run_cli("status").output
+    assert (
+        f"relevance:  backlog {articles} articles to embed and score, the oldest first seen" in text
+    )
+    monkeypatch.setenv("MONITOR_RELEVANCE", "false")
+    assert "relevance:  off (MONITOR_RELEVANCE=false): the rules alone" in run_cli("status").output

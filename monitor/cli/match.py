@@ -168,10 +168,10 @@ def _judge(
     except ModelLoadError as error:
         click.echo(f"warning: {error}; the rules alone", err=True)
         return {}
-    return judge_text(models, registry.watchlists, results, title, text, _feedback())
+    return judge_text(models, registry.watchlists, results, title, text, stored_feedback())
 
 
-def _feedback() -> dict[str, list[FeedbackRecord]]:
+def stored_feedback() -> dict[str, list[FeedbackRecord]]:
     """The labels stored in the database, when there is one to read (else none)."""
     from sqlalchemy.exc import SQLAlchemyError
 

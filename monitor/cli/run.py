@@ -17,6 +17,7 @@ from monitor.cli._common import (
 from monitor.health import HealthThresholds, assess, gather_facts
 from monitor.logs import configure_logging
 from monitor.service import Service, single_instance
+from monitor.store.relevance import relevance_backlog
 from monitor.store.status import summarize
 
 
@@ -59,6 +60,8 @@ def status(as_json: bool) -> None:
         verdict = assess(facts, HealthThresholds.from_settings(app.settings))
         with app.sessions() as session:
             summary = summarize(session)
+            backlog, oldest = relevance_backlog(session)
+        relevance_on = app.settings.relevance
         watchlists = [w.slug for w in app.watchlists.watchlists]
         invalid = [str(e) for e in app.watchlists.errors]
     age = None if summary.last_success_at is None else (now - summary.last_success_at)
@@ -78,6 +81,11 @@ def status(as_json: bool) -> None:
                 if age is None
                 else int(age.total_seconds()),
                 "next_poll_at": summary.next_poll_at,
+                "relevance": {
+                    "enabled": relevance_on,
+                    "backlog": backlog,
+                    "oldest_waiting_since": oldest,
+                },
             }
         )
         return
@@ -93,9 +101,24 @@ def status(as_json: bool) -> None:
     click.echo(f"articles:   {summary.articles}")
     click.echo(f"matches:    {_counts(summary.matches_by_watchlist) or 'none'}")
     click.echo(f"outbox:     {_counts(summary.digests_by_status) or 'empty'}")
+    if not relevance_on:
+        click.echo("relevance:  off (MONITOR_RELEVANCE=false): the rules alone")
+    elif backlog:
+        waited = (
+            "" if oldest is None else f", the oldest first seen {_ago(_seconds(now, oldest))} ago"
+        )
+        click.echo(f"relevance:  backlog {plural(backlog, 'article')} to embed and score{waited}")
+    else:
+        click.echo("relevance:  backlog empty (every article looked at)")
     click.echo(f"watchlists: {', '.join(watchlists) or 'none'}")
     if invalid:
         click.echo(f"  not loaded: {plural(len(invalid), 'file')} (news-monitor watchlist check)")
+
+
+def _seconds(now: datetime, then: datetime) -> int:
+    if then.tzinfo is None:  # SQLite gives naive UTC
+        then = then.replace(tzinfo=UTC)
+    return max(0, int((now - then).total_seconds()))
 
 
 def _counts(values: dict[str, int]) -> str:

@@ -124,10 +124,20 @@ def list_(as_json: bool) -> None:
 @watchlist.command("show")
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def show(name: str, as_json: bool) -> None:
+@click.option(
+    "--no-model",
+    "no_model",
+    is_flag=True,
+    help="Leave out the relevance model (it is trained to be described: a few seconds).",
+)
+def show(name: str, as_json: bool, no_model: bool) -> None:
     """Show one watchlist (by slug or name): its rule, keywords, countries and exclusions.
 
     Recipients who unsubscribed are marked (read from the database, when there is one).
+    Then its relevance model: how many labels it learnt from (the description, the
+    examples: of the file and the feedback stored in the database) and its cross-validated
+    precision and recall (each label scored by a model trained without it, at the model's
+    own "possibly relevant" threshold).
     """
     found = _find(name)
     summary = _summary(found)
@@ -136,6 +146,8 @@ def show(name: str, as_json: bool) -> None:
         {"address": address, "since": since.isoformat(timespec="seconds")}
         for address, since in left.items()
     ]
+    if not no_model:
+        summary["relevance_model"] = _relevance_model(found)
     if as_json:
         echo_json(summary)
         return
@@ -161,6 +173,79 @@ def show(name: str, as_json: bool) -> None:
     click.echo(f"  countries ({len(countries)}):")
     for country in countries:
         click.echo(f"    {country['code']}  {country['name']}")
+    model = summary.get("relevance_model")
+    if isinstance(model, dict):
+        click.echo(f"  relevance:   {_relevance_line(model)}")
+
+
+def _relevance_model(found: Watchlist) -> dict[str, object]:
+    """What the watchlist's relevance model learnt from and how well it does on it."""
+    from monitor.cli.match import stored_feedback
+    from monitor.relevance.embed import ModelLoadError, load_embedder
+    from monitor.relevance.model import MIN_EXAMPLES
+    from monitor.relevance.stage import RelevanceModels, training_examples
+
+    feedback = stored_feedback().get(found.slug, [])
+    examples = training_examples(found, feedback)
+    relevant = sum(e.relevant for e in examples)
+    facts: dict[str, object] = {
+        "labels": len(examples),
+        "relevant": relevant,
+        "not_relevant": len(examples) - relevant,
+        "description": sum(e.source == "description" for e in examples),
+        "examples": sum(e.source == "example" for e in examples),
+        "feedback": sum(e.source == "feedback" for e in examples),
+        "trained": False,
+        "problem": None,
+        "cv_precision": None,
+        "cv_recall": None,
+        "possible_at": None,
+        "doubtful_below": None,
+    }
+    if not load_settings().relevance:
+        facts["problem"] = "turned off (MONITOR_RELEVANCE=false): the rules alone"
+        return facts
+    if min(relevant, len(examples) - relevant) < MIN_EXAMPLES:
+        facts["problem"] = (
+            f"no model yet: it needs {MIN_EXAMPLES} relevant and {MIN_EXAMPLES} not-relevant "
+            "labels (add examples: to the file, or feedback on its matches)"
+        )
+        return facts
+    try:
+        model = RelevanceModels(load_embedder()).model(found, feedback)
+    except ModelLoadError as error:
+        facts["problem"] = f"{error}; the rules alone"
+        return facts
+    if model is None:  # pragma: no cover - the counts above decide it
+        return facts
+    facts.update(
+        trained=True,
+        cv_precision=model.cross_validation.precision,
+        cv_recall=model.cross_validation.recall,
+        possible_at=round(model.thresholds.possible_at, 3),
+        doubtful_below=round(model.thresholds.doubtful_below, 3),
+    )
+    return facts
+
+
+def _relevance_line(facts: dict[str, object]) -> str:
+    learnt = (
+        f"{plural(int(str(facts['labels'])), 'label')} ({facts['relevant']} relevant, "
+        f"{facts['not_relevant']} not: description {facts['description']}, "
+        f"examples {facts['examples']}, feedback {facts['feedback']})"
+    )
+    if not facts["trained"]:
+        return f"{learnt}; {facts['problem']}"
+
+    def figure(key: str) -> str:
+        value = facts[key]
+        return "-" if not isinstance(value, float) else f"{value:.2f}"
+
+    return (
+        f"learnt from {learnt}; cross-validated precision {figure('cv_precision')}, "
+        f"recall {figure('cv_recall')} (possibly relevant from {figure('possible_at')}, "
+        f"doubtful below {figure('doubtful_below')})"
+    )
 
 
 def _unsubscribed(found: Watchlist) -> dict[str, datetime]:
