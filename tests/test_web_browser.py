@@ -20,18 +20,9 @@ import pytest
 
 from monitor.web.server import WebServer
 from tests.servers import FeedServer
-from tests.test_digest_render import _png_colours
+from tests.test_digest_render import CHROMIUM, CHROMIUM_ARGS, _png_colours
 from tests.test_web_support import PASSWORD, World, make_world
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "web-flow"
 RUSSIAN_TITLE = "Вербовщики и мигранты из Узбекистана"
 NEPAL_TITLE = "Agents recruit Nepali men for the front"
