@@ -217,7 +217,14 @@ def build() -> list[Row]:
         rows += [("name", code, form, "", "curated:en_demonyms") for form in forms]
     for item in curated["variants"] + curated["other_forms"]:
         rows += [
-            ("name", item["code"], form, "", f"curated: {item['source']}") for form in item["forms"]
+            (
+                "name",
+                item["code"],
+                form,
+                "sfx" if item.get("suffixes") else "",
+                f"curated: {item['source']}",
+            )
+            for form in item["forms"]
         ]
     for code, words in curated["ru_words"].items():
         for word in words:

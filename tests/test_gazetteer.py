@@ -437,3 +437,45 @@ def test_comparisons_and_bans_are_not_the_nationals_country(
         for h in hits
         if h.incidental
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "counted", "not_counted", "reason"),
+    [
+        ("A Tajik returnee came home through Kazakhstan", ["TJ"], ["KZ"], "a route ('through')"),
+        ("Домой таджик вернулся через Казахстан", ["TJ"], ["KZ"], "a route ('через')"),
+        ("O'zbekistonga Qozog'iston orqali qaytgan", ["UZ"], ["KZ"], "a route ('orqali')"),
+        (
+            "Russians fleeing the draft cross into Kazakhstan",
+            ["RU"],
+            ["KZ"],
+            "where others fled to ('cross into')",
+        ),
+        ("Россияне бежали в Казахстан", ["RU"], ["KZ"], "where others fled to ('бежали в')"),
+        # a plain mention after the route is the same place: still not the nationals'
+        ("Fled to Kazakhstan. Kazakh guards counted them", [], ["KZ", "KZ"], ""),
+        # the nationals' own country is no route
+        ("Kazakh recruits went back to Kazakhstan", ["KZ", "KZ"], [], ""),
+    ],
+)
+def test_routes_and_destinations_are_not_the_nationals_country(
+    text: str, counted: list[str], not_counted: list[str], reason: str
+) -> None:
+    assert codes(text) == counted
+    hits = load_gazetteer().find(text, keep_incidental=True)
+    assert [h.code for h in hits if h.incidental] == not_counted
+    if reason:
+        assert next(h.incidental for h in hits if h.incidental) == reason
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("भारतीयों को रूसी सेना में भेजा", ["IN"]),  # Hindi: the demonym takes endings
+        ("नेपालीको परिवार", ["NP"]),  # Nepali: postpositions written as one word
+        ("नेपालमा फर्किए", ["NP"]),
+        ("Qazaqstanda ishlagan", ["KZ"]),  # curated Latin names take endings too
+    ],
+)
+def test_names_in_scripts_that_join_endings_to_the_word(text: str, expected: list[str]) -> None:
+    assert codes(text) == expected

@@ -4,7 +4,9 @@
 watchlists in ``watchlists/``; these floors are today's figures minus a small margin, so a
 change to the matcher or the watchlists that loses precision, recall or countries fails here.
 Raise them as things improve. The naive baseline is scored beside it in the same run. Measured
-with the rewritten default watchlists: title + lede P 0.97 R 0.89, full text P 0.94 R 0.98.
+with the default watchlists (Hindi and Nepali terms, routes and destinations as incidental
+mentions): title + lede P 1.00 R 0.99, full text P 0.98 R 1.00. The set is now nearly saturated:
+the figures that count are on held-out real items, so do not tune the watchlists to it.
 """
 
 from __future__ import annotations
@@ -16,24 +18,26 @@ from benchmarks.quality import Item, Report, Scores
 
 # (text, method) → (precision, recall, country accuracy, country F1) floors
 FLOORS: dict[tuple[str, str], tuple[float, float, float, float]] = {
-    ("short", "matcher"): (0.93, 0.85, 0.95, 0.95),
-    ("full", "matcher"): (0.90, 0.94, 0.82, 0.89),
+    ("short", "matcher"): (0.97, 0.96, 0.97, 0.97),
+    ("full", "matcher"): (0.96, 0.97, 0.94, 0.94),
 }
-# language → recall floor on title + lede (Hindi and Nepali wait for the gazetteer's case forms)
+# language → recall floor on title + lede
 LANGUAGE_RECALL_FLOORS = {
-    "en": 0.85,
-    "ru": 0.93,
-    "uk": 0.75,
-    "be": 0.70,
+    "en": 0.92,
+    "ru": 0.97,
+    "uk": 0.95,
+    "be": 0.95,
     "ky": 0.95,
     "kk": 0.95,
     "uz": 0.95,
     "uz-Cyrl": 0.95,
-    "tg": 0.80,
-    "es": 0.85,
+    "tg": 0.95,
+    "es": 0.95,
+    "hi": 0.95,
+    "ne": 0.95,
 }
 # false alarms (title + lede) per class may not grow: class → most allowed
-CLASS_FALSE_ALARMS = {1: 0, 2: 1, 6: 3, 7: 0}
+CLASS_FALSE_ALARMS = {1: 0, 2: 0, 6: 0, 7: 0}
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +81,7 @@ def test_the_watchlists_beat_the_naive_baseline(report: Report) -> None:
 
 
 def test_the_set_is_scored_whole(report: Report) -> None:
-    assert report.short["matcher"].items == len(report.items) >= 300
+    assert report.short["matcher"].items == len(report.items) >= 320
     assert report.full["matcher"].items == sum(bool(item.body) for item in report.items) >= 90
     assert report.short["naive"].items == len(report.items)
     assert all(errors.tagged > 0 for errors in report.by_class.values())

@@ -354,25 +354,50 @@ _INCIDENTAL = tuple(
         (r"\b(?:como|igual\s+que)\s+(?:[\w]+\s+){0,3}?(?:hizo|hace|hicieron|en)", "a comparison"),
         (r"\ba\s+diferencia\s+de", "a comparison"),
         (r"\bprohibid[oa]s?\s+en", "where something is banned"),
+        # a route: "returned home through Kazakhstan", «вернулся через Казахстан», «тавассути»
+        (r"\b(?:through|via|transiting)(?:\s+the)?", "a route"),
+        (r"(?<!\w)(?:транзитом\s+)?через", "a route"),
+        (r"(?<!\w)тавассути", "a route"),
+        # where others fled to: "Russians fleeing the draft cross into Kazakhstan"
+        (
+            r"\b(?:fled|flee|flees|fleeing|escaped|crossed|cross|crossing|crosses)"
+            r"(?:\s+(?:the\s+)?(?:border|draft|call-up))?\s+(?:to|into)(?:\s+the)?",
+            "where others fled to",
+        ),
+        (r"(?<!\w)(?:бежали|бегут|сбежали|уехали|уезжают|едут)\s+(?:в|во)", "where others fled to"),
+        (
+            r"(?<!\w)(?:втекли|тікають|виїжджають|виїхали|їдуть)\s+(?:до|в|у)",
+            "where others fled to",
+        ),
     )
 )
+#: what comes right after a mention that makes it a route (Turkic postpositions: "Qozog'iston
+#: orqali", «Қазақстан арқылы», «Казакстан аркылуу»)
+_ROUTE_AFTER = re.compile(r"\s*(?:orqali|орқали|арқылы|аркылуу)(?!\w)", re.IGNORECASE)
 #: a cheap test before the patterns (a set lookup, not a regular expression: this runs for every
 #: country hit of every article): one of these words must be among those before the name
 _INCIDENTAL_WORDS = frozenset(
     """as like than unlike compare compared comparable similar banned outlawed illegal prohibited
     forbidden как чем примеру отличие подобно запрещен запрещена запрещено запрещены запрещён
     запрещённый запрещенный як ніж відміну заборонено заборонена заборонені заборонений como
-    igual diferencia prohibido prohibida prohibidos prohibidas""".split()  # noqa: SIM905
+    igual diferencia prohibido prohibida prohibidos prohibidas through via transiting через
+    транзитом тавассути fled flee flees fleeing escaped crossed cross crossing crosses бежали
+    бегут сбежали уехали уезжают едут втекли тікають виїжджають виїхали їдуть""".split()  # noqa: SIM905
 )
 #: how far before a name the words that make it incidental may start
 _INCIDENTAL_WINDOW = 48
 
 
-def incidental_reason(original: str, start: int) -> str:
-    """Why the mention at ``start`` of ``original`` is not about the nationals, or "".
+def incidental_reason(original: str, start: int, end: int | None = None) -> str:
+    """Why the mention at ``start`` (to ``end``) of ``original`` is not about the nationals, or "".
 
     "Russia recruits prisoners, as the Soviet Union did in Afghanistan" → "a comparison
-    ('as the Soviet Union did in')"."""
+    ('as the Soviet Union did in')"; "returned home through Kazakhstan" → "a route
+    ('through')"; "Qozog'iston orqali" → "a route ('orqali')"."""
+    if end is not None:
+        after = _ROUTE_AFTER.match(original, end, end + 16)
+        if after is not None:
+            return f"a route ({after.group(0).strip()!r})"
     window = original[max(0, start - _INCIDENTAL_WINDOW) : start]
     if _INCIDENTAL_WORDS.isdisjoint(window.lower().split()):
         return ""
@@ -391,7 +416,7 @@ def _mark_incidental(
     first: dict[str, str] = {}  # code -> the reason of its first mention ("" if plain)
     for hit in hits:
         original = texts[hit.where].original
-        reason = incidental_reason(original, hit.start)
+        reason = incidental_reason(original, hit.start, hit.end)
         if not reason and previous is not None and previous[1]:
             before, why = previous
             between = original[before.end : hit.start] if before.where == hit.where else "."
