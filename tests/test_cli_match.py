@@ -96,10 +96,10 @@ def test_match_url_fetches_the_page_and_uses_its_title(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["match"], "Error: give exactly one of --text, --file or --url\n"),
+        (["match"], "Error: give exactly one of --text, --file, --url or --stored\n"),
         (
             ["match", "--text", "a", "--url", "http://x"],
-            "Error: give exactly one of --text, --file or --url\n",
+            "Error: give exactly one of --text, --file, --url or --stored\n",
         ),
         (["match", "--url", "ftp://example.org/x"], None),
         (["match", "--text", "x", "--watchlist", "nope"], None),

@@ -1,6 +1,7 @@
 """``news-monitor match`` and ``news-monitor countries``: try the matcher on any text.
 
-Both read the watchlists and the gazetteer only; they do not open the database.
+Both read the watchlists and the gazetteer only; they do not open the database, except
+``match --stored URL``, which reads the stored article at that link (and the relevance labels).
 """
 
 from __future__ import annotations
@@ -10,12 +11,13 @@ from typing import TYPE_CHECKING
 
 import click
 
-from monitor.cli._common import UserError, echo_json, load_settings, user_errors
+from monitor.cli._common import UserError, echo_json, load_settings, open_app, user_errors
 from monitor.matching.gazetteer import load_gazetteer
 from monitor.matching.results import MatchResult
 
 if TYPE_CHECKING:  # the model's modules load numpy and scikit-learn: only when it runs
     from monitor.relevance.judge import Judgement
+    from monitor.store.fulltext import StoredArticle
     from monitor.store.relevance import FeedbackRecord
 from monitor.watchlists import WatchlistRegistry
 
@@ -38,6 +40,33 @@ def _fetch(url: str) -> tuple[str, str]:
     return title, extract_main_text(page.body, page.final_url)
 
 
+def _stored(url: str) -> StoredArticle:
+    """The stored article at ``url`` (its link or canonical link); ``UserError`` if none."""
+    from monitor.articles import canonical_url
+    from monitor.store.fulltext import stored_article
+
+    with open_app(migrate=False, create=False) as app, app.sessions() as session:
+        found = stored_article(session, {url, canonical_url(url)})
+    if found is None:
+        raise UserError(
+            f"no stored article at {url}: give the article's link as `news-monitor matches` "
+            "or `news-monitor search` shows it, or match the live page with --url"
+        )
+    return found
+
+
+def _text_source(article: StoredArticle) -> tuple[str, str]:
+    """(which text was matched, why) for a stored article: its full-text state in words."""
+    state, error = article.full_text_state, article.full_text_error
+    if state == "fetched":
+        return "full text", "the article page's text (fetched after the poll)"
+    if state == "failed":
+        return "feed text", f"the feed's text: the article page failed ({error or 'no reason'})"
+    if state == "no_gain":
+        return "feed text", "the feed's text: the article page gave no longer text"
+    return "feed text", "the feed's text: its article page was not looked for"
+
+
 def _highlight(result: MatchResult) -> str:
     out, last = [], 0
     for start, end in result.highlights:
@@ -56,6 +85,13 @@ def _highlight(result: MatchResult) -> str:
     help="A UTF-8 text file to match.",
 )
 @click.option("--url", help="A web page to fetch (http or https) and match.")
+@click.option(
+    "--stored",
+    "stored_url",
+    metavar="URL",
+    help="The stored article with this link, matched on the text the poll kept (its full "
+    "text when fetched); says why the page's text is missing when it failed.",
+)
 @click.option("--title", default=None, help="The article's title (matched with more weight).")
 @click.option(
     "--watchlist", "names", multiple=True, help="Only this watchlist (slug or name); repeatable."
@@ -68,6 +104,7 @@ def match(
     text: str | None,
     path: Path | None,
     url: str | None,
+    stored_url: str | None,
     title: str | None,
     names: tuple[str, ...],
     as_json: bool,
@@ -78,11 +115,20 @@ def match(
     Each watchlist with a relevance model (from its description, examples: and the
     feedback in the database) also scores the text: `verdict` is match, possible (the model
     alone), doubtful (the rules alone) or none, and `relevance` the model's probability.
+
+    --stored URL matches an article the poll stored (its link, as `matches` and `search`
+    show it) and says which text it was: the article page's, or the feed's and why (a page
+    that failed to fetch leaves the feed text's verdict standing).
     """
-    if sum(x is not None for x in (text, path, url)) != 1:
-        raise UserError("give exactly one of --text, --file or --url")
+    if sum(x is not None for x in (text, path, url, stored_url)) != 1:
+        raise UserError("give exactly one of --text, --file, --url or --stored")
+    article: StoredArticle | None = None
     with user_errors():
-        if path is not None:
+        if stored_url is not None:
+            article = _stored(stored_url)
+            title = article.title if title is None else title
+            text = article.text
+        elif path is not None:
             try:
                 text = path.read_text(encoding="utf-8")
             except UnicodeDecodeError as exc:
@@ -107,22 +153,40 @@ def match(
         + gazetteer.find(text or "", keep_incidental=True)
         if hit.incidental
     ]
+    source = None if article is None else _text_source(article)
     if as_json:
         not_counted = [
             {"code": h.code, "surface": h.surface, "where": h.where, "why": h.incidental}
             for h in incidental
         ]
+        stored = (
+            {}
+            if article is None or source is None
+            else {
+                "stored": {
+                    "article_id": article.article_id,
+                    "feed": article.feed,
+                    "url": article.url,
+                    "matched_on": source[0],
+                    "full_text_state": article.full_text_state,
+                    "full_text_error": article.full_text_error,
+                }
+            }
+        )
         echo_json(
             [
                 {
                     **_json(r),
                     **_relevance_json(r, judged.get(r.watchlist)),
                     "countries_not_counted": not_counted,
+                    **stored,
                 }
                 for r in results
             ]
         )
         return
+    if article is not None and source is not None:
+        click.echo(f"stored article #{article.article_id} from {article.feed}: {article.title}")
     if not results:
         click.echo("No watchlists to match against.")
         return
@@ -131,6 +195,8 @@ def match(
         score = f"  score {result.score:g}" if result.matched else ""
         click.echo(f"{result.watchlist}: {verdict}{score}")
         click.echo(f"  why: {result.rule}")
+        if source is not None:
+            click.echo(f"  text: {source[1]}")
         if result.terms:
             click.echo(f"  terms: {', '.join(result.terms)}")
         if result.countries:

@@ -99,3 +99,45 @@ def full_text_of(session: Session, url: str) -> tuple[str | None, str | None] | 
         .limit(1)
     ).first()
     return None if row is None else (row[0], row[1])
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    """A stored article as ``news-monitor match --stored`` matches it again."""
+
+    article_id: int
+    feed: str  # its feed's title, or its URL
+    url: str | None
+    title: str
+    text: str  # the feed's text, or the page's main text once fetched
+    full_text_state: str | None  # a FullTextState value; None: never looked for
+    full_text_error: str | None  # why the page failed ("http_404: …")
+
+
+def stored_article(session: Session, urls: Collection[str]) -> StoredArticle | None:
+    """The latest stored article whose link (or canonical link) is one of ``urls``."""
+    wanted = sorted(set(urls))
+    if not wanted:
+        return None
+    row = session.execute(
+        select(
+            Article.id,
+            Feed.title,
+            Feed.url,
+            Article.url,
+            Article.title,
+            Article.text,
+            Article.full_text_state,
+            Article.full_text_error,
+        )
+        .join(Feed, Feed.id == Article.feed_id)
+        .where(or_(Article.url.in_(wanted), Article.canonical_url.in_(wanted)))
+        .order_by(Article.id.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    article_id, feed_title, feed_url, url, title, text, state, error = row
+    return StoredArticle(
+        article_id, feed_title or feed_url, url, title or "", text or "", state, error
+    )
