@@ -9,9 +9,9 @@ both, and the report lists the articles only one of them matches, with the match
 explanation of both verdicts, and counts by country and by source.
 
 Fast enough for a month of a large store: the two versions are compiled into *one* matcher
-(under two private slugs), so each article is scanned once for both; articles are streamed
-from one query in batches (:func:`monitor.store.window.stream_window`); the full explanation of
-the other version is asked for only on the few articles where the two disagree.
+(under two private slugs), so each article is scanned once for both; articles are read in
+batches (:func:`monitor.store.window.stream_window`, one query a batch); the full explanation
+of the other version is asked for only on the few articles where the two disagree.
 ``benchmarks/backtest.py`` measures it against one query and two matchers per article:
 100,000 articles, ``foreign-recruitment`` changed, on this machine (2 cores, idle): SQLite
 median 4.1 s (naive 49.8 s, 12.1x), PostgreSQL 5.1 s (naive 63.2 s, 12.4x).
@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from monitor.matching.matcher import Matcher
 from monitor.matching.results import MatchResult
 from monitor.matching.spec import MatchSpec
-from monitor.store.window import WindowArticle, stream_window
+from monitor.store.window import Examined, WindowArticle, WindowScan, stream_window
 
 __all__ = ["BacktestItem", "BacktestReport", "Side", "backtest", "compare"]
 
@@ -54,14 +54,8 @@ class BacktestItem:
     other: MatchResult  # the other version's verdict: why it does not match
 
     def to_json(self) -> dict[str, Any]:
-        a = self.article
         return {
-            "article_id": a.id,
-            "title": a.title,
-            "url": a.url,
-            "source": a.source,
-            "published_at": a.published_at.isoformat(timespec="seconds"),
-            "first_seen_at": a.first_seen_at.isoformat(timespec="seconds"),
+            **self.article.to_json(),
             "why": self.result.rule,
             "why_not_other": self.other.rule,
             "terms": list(self.result.terms),
@@ -91,11 +85,8 @@ class Side:
 
 
 @dataclass(frozen=True)
-class BacktestReport:
-    watchlist: str
-    since: datetime
-    until: datetime
-    examined: int  # articles matched against both versions
+class BacktestReport(WindowScan):
+    # examined: articles matched against both versions
     before: int  # articles the current version matches
     after: int  # … and the changed one
     added: Side
@@ -104,10 +95,7 @@ class BacktestReport:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "watchlist": self.watchlist,
-            "since": self.since.isoformat(timespec="seconds"),
-            "until": self.until.isoformat(timespec="seconds"),
-            "examined": self.examined,
+            **super().to_json(),
             "matches_before": self.before,
             "matches_after": self.after,
             "added": self.added.to_json(),
@@ -161,7 +149,7 @@ def compare(
         [dataclasses.replace(before, slug=_BEFORE), dataclasses.replace(after, slug=_AFTER)]
     )
     added, removed = _Tally(keep), _Tally(keep)
-    examined = matched_before = matched_after = 0
+    matched_before = matched_after = 0
     match = matcher.match
 
     def verdict(article: WindowArticle, slug: str) -> MatchResult:
@@ -169,25 +157,24 @@ def compare(
         found = next(r for r in matcher.explain(article.title, article.text) if r.watchlist == slug)
         return _named(found, before.slug)
 
-    for batch in batches:
-        examined += len(batch)
-        for article in batch:
-            results = match(article.title, article.text)
-            if not results:
-                continue
-            found = {result.watchlist: result for result in results}
-            old, new = found.get(_BEFORE), found.get(_AFTER)
-            matched_before += old is not None
-            matched_after += new is not None
-            if new is not None and old is None:
-                added.add(article, _named(new, after.slug), partial(verdict, article, _BEFORE))
-            elif old is not None and new is None:
-                removed.add(article, _named(old, before.slug), partial(verdict, article, _AFTER))
+    articles = Examined(batches)
+    for article in articles:
+        results = match(article.title, article.text)
+        if not results:
+            continue
+        found = {result.watchlist: result for result in results}
+        old, new = found.get(_BEFORE), found.get(_AFTER)
+        matched_before += old is not None
+        matched_after += new is not None
+        if new is not None and old is None:
+            added.add(article, _named(new, after.slug), partial(verdict, article, _BEFORE))
+        elif old is not None and new is None:
+            removed.add(article, _named(old, before.slug), partial(verdict, article, _AFTER))
     return BacktestReport(
         watchlist=after.slug,
         since=since,
         until=until,
-        examined=examined,
+        examined=articles.count,
         before=matched_before,
         after=matched_after,
         added=added.side(),

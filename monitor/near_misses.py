@@ -12,7 +12,8 @@ Two kinds, each with the words that decided:
 
 Like the backtest, one matcher holds every version (the watchlist, the watchlist without its
 exclusions, its exclusions as keywords, and one relaxed rule per group), so each article is
-scanned once; articles stream from one query. :func:`find` is the pure part.
+scanned once; articles are read in batches (:func:`monitor.store.window.stream_window`).
+:func:`find` is the pure part.
 """
 
 from __future__ import annotations
@@ -25,11 +26,12 @@ from typing import Any, Literal
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from monitor.backtest import found_words
 from monitor.matching.matcher import Matcher
 from monitor.matching.results import MatchResult
 from monitor.matching.rules import AllOf, AnyOf, Keywords, Rule, describe
 from monitor.matching.spec import MatchSpec
-from monitor.store.window import WindowArticle, stream_window
+from monitor.store.window import Examined, WindowArticle, WindowScan, stream_window
 
 __all__ = ["NearMiss", "NearMissReport", "find", "near_misses", "relaxed_rules"]
 
@@ -52,14 +54,8 @@ class NearMiss:
     countries: tuple[str, ...]  # ISO codes found
 
     def to_json(self) -> dict[str, Any]:
-        a = self.article
         return {
-            "article_id": a.id,
-            "title": a.title,
-            "url": a.url,
-            "source": a.source,
-            "published_at": a.published_at.isoformat(timespec="seconds"),
-            "first_seen_at": a.first_seen_at.isoformat(timespec="seconds"),
+            **self.article.to_json(),
             "kind": self.kind,
             "reason": self.reason,
             "deciding": list(self.deciding),
@@ -69,21 +65,14 @@ class NearMiss:
 
 
 @dataclass(frozen=True)
-class NearMissReport:
-    watchlist: str
-    since: datetime
-    until: datetime
-    examined: int
+class NearMissReport(WindowScan):
     excluded: int
     one_group_short: int
     items: tuple[NearMiss, ...]  # the first ``keep`` of each kind, oldest first
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "watchlist": self.watchlist,
-            "since": self.since.isoformat(timespec="seconds"),
-            "until": self.until.isoformat(timespec="seconds"),
-            "examined": self.examined,
+            **super().to_json(),
             "excluded": self.excluded,
             "one_group_short": self.one_group_short,
             "items": [item.to_json() for item in self.items],
@@ -142,44 +131,35 @@ def find(
     if spec.exclude:
         specs.append(MatchSpec(_EXCLUSIONS, keywords=spec.exclude))
     matcher = Matcher.compile(specs)
-    examined = excluded = short = 0
+    excluded = short = 0
     kept: dict[Kind, list[NearMiss]] = {"excluded": [], "one group short": []}
-    for batch in batches:
-        examined += len(batch)
-        for article in batch:
-            results = {r.watchlist: r for r in matcher.match(article.title, article.text)}
-            if not results or _REAL in results:
-                continue
-            unexcluded = results.get(_UNEXCLUDED)
-            if unexcluded is not None:
-                excluded += 1
-                if len(kept["excluded"]) < keep:
-                    kept["excluded"].append(
-                        _excluded(article, unexcluded, results.get(_EXCLUSIONS))
-                    )
-                continue
-            groups = sorted(slug for slug in results if slug.startswith(_GROUP))
-            if not groups:
-                continue
-            short += 1
-            if len(kept["one group short"]) < keep:
-                missing = relaxed[int(groups[0].removeprefix(_GROUP))][0]
-                kept["one group short"].append(_short(article, results[groups[0]], missing))
+    articles = Examined(batches)
+    for article in articles:
+        results = {r.watchlist: r for r in matcher.match(article.title, article.text)}
+        if not results or _REAL in results:
+            continue
+        unexcluded = results.get(_UNEXCLUDED)
+        if unexcluded is not None:
+            excluded += 1
+            if len(kept["excluded"]) < keep:
+                kept["excluded"].append(_excluded(article, unexcluded, results.get(_EXCLUSIONS)))
+            continue
+        groups = sorted(slug for slug in results if slug.startswith(_GROUP))
+        if not groups:
+            continue
+        short += 1
+        if len(kept["one group short"]) < keep:
+            missing = relaxed[int(groups[0].removeprefix(_GROUP))][0]
+            kept["one group short"].append(_short(article, results[groups[0]], missing))
     return NearMissReport(
         watchlist=spec.slug,
         since=since,
         until=until,
-        examined=examined,
+        examined=articles.count,
         excluded=excluded,
         one_group_short=short,
         items=(*kept["excluded"], *kept["one group short"]),
     )
-
-
-def _surfaces(result: MatchResult | None) -> tuple[str, ...]:
-    if result is None:
-        return ()
-    return tuple(dict.fromkeys(hit.surface for hit in result.term_hits))
 
 
 def _excluded(article: WindowArticle, held: MatchResult, hits: MatchResult | None) -> NearMiss:
@@ -188,14 +168,14 @@ def _excluded(article: WindowArticle, held: MatchResult, hits: MatchResult | Non
         article,
         "excluded",
         f"excluded by {', '.join(map(repr, terms))}" if terms else "excluded",
-        _surfaces(hits),
-        _surfaces(held),
+        tuple(found_words(hits)) if hits is not None else (),
+        tuple(found_words(held)),
         held.countries,
     )
 
 
 def _short(article: WindowArticle, held: MatchResult, missing: str) -> NearMiss:
-    found = _surfaces(held)
+    found = tuple(found_words(held))
     return NearMiss(
         article, "one group short", f"nothing for {missing}", found, found, held.countries
     )

@@ -5,12 +5,13 @@ broken), and by ``news-monitor watchlist rematch SLUG --days N`` after an edit.
 
     rematch(sessions, watchlist, since=…, history_only=False) -> RematchReport
 
-Articles are read in batches of ``BATCH`` (by id, first seen in ``[since, until)``),
-matched with a matcher compiled for this watchlist alone, and the new matches of each
-batch written in one transaction. Deciding which results become which rows is pure
-(``plan_matches``): an article already matched for the watchlist is left as it is (a
-match is unique per article and watchlist, so running twice adds nothing); an article
-whose story already has a match for the watchlist is stored as a duplicate (never
+Articles are read in batches of ``BATCH`` (by id, first seen in ``[since, until)``; the
+window's iterator, :func:`monitor.store.window.stream_window`, as backtest and near misses
+read them), matched with a matcher compiled for this watchlist alone, and the new matches of
+each batch written in the transaction that read the batch. Deciding which results become
+which rows is pure (``plan_matches``): an article already matched for the watchlist is left
+as it is (a match is unique per article and watchlist, so running twice adds nothing); an
+article whose story already has a match for the watchlist is stored as a duplicate (never
 alerted, as in a poll). New matches go into the next digest like any other, each once;
 with ``history_only`` they are recorded and searchable but never alerted.
 """
@@ -27,8 +28,7 @@ from monitor.matching.matcher import Matcher
 from monitor.matching.results import MatchResult
 from monitor.matching.spec import MatchSpec
 from monitor.store import matches as store
-from monitor.store.db import transaction
-from monitor.store.matches import StoredArticle
+from monitor.store.window import WindowArticle, stream_window
 
 BATCH = 1000
 
@@ -62,7 +62,7 @@ class RematchReport:
 
 
 def plan_matches(
-    articles: Iterable[StoredArticle],
+    articles: Iterable[WindowArticle],
     results: Mapping[int, MatchResult],
     *,
     already_matched: Collection[int],
@@ -105,13 +105,8 @@ def rematch(
     until = until or now
     compiled = matcher or Matcher.compile([spec])
     examined = matched = duplicates = already = 0
-    after = 0
-    while True:
-        with transaction(sessions) as session:
-            batch = store.articles_seen(session, since, until, after_id=after, limit=BATCH)
-            if not batch:
-                break
-            after = batch[-1].id
+    with sessions() as session:  # one transaction a batch: committed below, else rolled back
+        for batch in stream_window(session, since, until, batch=BATCH):
             examined += len(batch)
             results = _match(compiled, spec.slug, batch)
             known = store.matched_articles(session, spec.slug, list(results))
@@ -135,6 +130,7 @@ def rematch(
                     for p in planned
                 ],
             )
+            session.commit()
             duplicates += sum(1 for p in planned if p.duplicate)
             matched += sum(1 for p in planned if not p.duplicate)
     return RematchReport(
@@ -149,7 +145,7 @@ def rematch(
     )
 
 
-def _match(matcher: Matcher, slug: str, batch: Iterable[StoredArticle]) -> dict[int, MatchResult]:
+def _match(matcher: Matcher, slug: str, batch: Iterable[WindowArticle]) -> dict[int, MatchResult]:
     found: dict[int, MatchResult] = {}
     for article in batch:
         for result in matcher.match(article.title, article.text):

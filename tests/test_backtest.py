@@ -7,21 +7,20 @@ them is then dated 40 days back (first seen and published) so that the window le
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 from sqlalchemy import create_engine, select, update
+from sqlalchemy.orm import Session
 
 from monitor.backtest import compare
-from monitor.cli import cli
 from monitor.matching.terms import parse_term
 from monitor.store.models import Article, Match
-from monitor.store.window import WindowArticle
+from monitor.store.window import WindowArticle, count_window, stream_window
 from monitor.watchlists import parse_watchlist
-from tests.servers import FeedServer, Resource
-from tests.test_ingest_poll import item, rss
+from tests.servers import FeedServer
+from tests.test_window_support import FEED_TITLE, NOW, article, polled_store, run
 
 WATCHLIST = """\
 name: Recruitment
@@ -31,7 +30,6 @@ keywords:
 countries: [NP, UZ]
 """
 
-NOW = datetime.now(UTC)
 ARTICLES = [
     ("a1", "Snow closes the passes above Kathmandu", "Heavy snow fell on Nepal's hills overnight."),
     (
@@ -53,30 +51,13 @@ ARTICLES = [
 ]
 
 
-def run(env: dict[str, str], *args: str) -> Result:
-    return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
-
-
 @pytest.fixture
 def env(
     tmp_path: Path, watchlists_dir: Path, database_url: str, feed_server: FeedServer
 ) -> dict[str, str]:
-    (watchlists_dir / "recruitment.yaml").write_text(WATCHLIST, encoding="utf-8")
-    env = {
-        "MONITOR_DATABASE_URL": database_url,
-        "MONITOR_WATCHLISTS_DIR": str(watchlists_dir),
-        "MONITOR_OUTBOX_DIR": str(tmp_path / "outbox"),
-        "MONITOR_ALLOW_PRIVATE_ADDRESSES": "true",
-        "MONITOR_IMPORT_DEFAULT_FEEDS": "false",
-    }
-    items = [
-        item(guid, title, text, link=f"https://wire.example.org/{guid}", date=NOW)
-        for guid, title, text in ARTICLES
-    ]
-    url = feed_server.add("/rss", Resource(rss(*items, title="Hill Wire")))
-    assert run(env, "feeds", "add", url).exit_code == 0
-    polled = run(env, "poll")
-    assert polled.exit_code == 0, polled.output
+    env = polled_store(
+        tmp_path, watchlists_dir, database_url, feed_server, watchlist=WATCHLIST, articles=ARTICLES
+    )
     # a5 is old history: outside a 30-day window
     engine = create_engine(database_url)
     with engine.begin() as connection:
@@ -196,15 +177,35 @@ def test_rematch_records_new_matches_once(env: dict[str, str], database_url: str
     engine.dispose()
 
 
+def test_the_window_is_read_a_batch_a_query_and_survives_a_commit(
+    env: dict[str, str], database_url: str
+) -> None:
+    since, until = NOW - timedelta(days=30), NOW + timedelta(minutes=1)
+    engine = create_engine(database_url)
+    batches: list[list[WindowArticle]] = []
+    try:
+        with Session(engine) as session:
+            for batch in stream_window(session, since, until, batch=2):
+                batches.append(batch)
+                session.commit()  # as a rematch does between two batches
+            assert count_window(session, since, until) == 4
+    finally:
+        engine.dispose()
+    # a5 (first seen 40 days ago) is left out; oldest id first, two a query
+    assert [[a.title for a in batch] for batch in batches] == [
+        ["Snow closes the passes above Kathmandu", "Agents recruited Uzbek builders for the army"],
+        ["Recruits from Nepal on hunger strike", "A quiet week for the markets"],
+    ]
+    first = batches[0][0]
+    assert (first.source, first.url) == (FEED_TITLE, "https://wire.example.org/a1")
+
+
 def test_compare_is_pure_and_counts_every_article_but_lists_keep(tmp_path: Path) -> None:
     before = parse_watchlist(WATCHLIST, tmp_path / "r.yaml").to_spec()
     after = before.__class__(
         before.slug, (*before.keywords, parse_term("snow")), before.countries, before.exclude
     )
-    articles = [
-        WindowArticle(n, f"Snow in Nepal, day {n}", "", None, f"Wire {n % 3}", NOW, NOW)
-        for n in range(1, 11)
-    ]
+    articles = [article(n, f"Snow in Nepal, day {n}", source=f"Wire {n % 3}") for n in range(1, 11)]
     report = compare(before, after, [articles[:4], articles[4:]], since=NOW, until=NOW, keep=3)
     assert (report.examined, report.before, report.after) == (10, 0, 10)
     assert report.added.count == 10 and len(report.added.items) == 3

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
-from monitor.cli import cli
 from monitor.matching.rules import AllOf, Keywords
 from monitor.near_misses import find, relaxed_rules
-from monitor.store.window import WindowArticle
 from monitor.watchlists import parse_watchlist
-from tests.servers import FeedServer, Resource
-from tests.test_ingest_poll import item, rss
+from tests.servers import FeedServer
+from tests.test_window_support import NOW, article, polled_store, run
 
 WATCHLIST = """\
 name: Recruitment
@@ -23,7 +19,6 @@ keywords: [recruit*]
 countries: [NP, UZ]
 exclude: [hunger strike]
 """
-NOW = datetime.now(UTC)
 ARTICLES = [
     ("a1", "Recruits from Nepal on hunger strike", "Nepali recruits began a hunger strike."),
     ("a2", "Agents recruited men in Lagos", "The recruiters promised wages and travel."),
@@ -32,30 +27,13 @@ ARTICLES = [
 ]
 
 
-def run(env: dict[str, str], *args: str) -> Result:
-    return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
-
-
 @pytest.fixture
 def env(
     tmp_path: Path, watchlists_dir: Path, database_url: str, feed_server: FeedServer
 ) -> dict[str, str]:
-    (watchlists_dir / "recruitment.yaml").write_text(WATCHLIST, encoding="utf-8")
-    env = {
-        "MONITOR_DATABASE_URL": database_url,
-        "MONITOR_WATCHLISTS_DIR": str(watchlists_dir),
-        "MONITOR_OUTBOX_DIR": str(tmp_path / "outbox"),
-        "MONITOR_ALLOW_PRIVATE_ADDRESSES": "true",
-        "MONITOR_IMPORT_DEFAULT_FEEDS": "false",
-    }
-    items = [
-        item(guid, title, text, link=f"https://wire.example.org/{guid}", date=NOW)
-        for guid, title, text in ARTICLES
-    ]
-    url = feed_server.add("/rss", Resource(rss(*items, title="Hill Wire")))
-    assert run(env, "feeds", "add", url).exit_code == 0
-    assert run(env, "poll").exit_code == 0
-    return env
+    return polled_store(
+        tmp_path, watchlists_dir, database_url, feed_server, watchlist=WATCHLIST, articles=ARTICLES
+    )
 
 
 def test_near_misses_show_the_excluded_and_the_one_group_short(env: dict[str, str]) -> None:
@@ -107,9 +85,9 @@ def test_a_rule_names_the_group_that_found_nothing(tmp_path: Path) -> None:
         "any of ('army', 'front')",
     ]
     articles = [
-        WindowArticle(1, "Nepali men recruited", "Agents in Kathmandu.", None, "W", NOW, NOW),
-        WindowArticle(2, "Nepali men recruited for the army", "In Nepal.", None, "W", NOW, NOW),
-        WindowArticle(3, "Men recruited for the front", "Somewhere.", None, "W", NOW, NOW),
+        article(1, "Nepali men recruited", "Agents in Kathmandu."),
+        article(2, "Nepali men recruited for the army", "In Nepal."),
+        article(3, "Men recruited for the front", "Somewhere."),
     ]
     report = find(spec, [articles], since=NOW, until=NOW)
     assert (report.examined, report.excluded, report.one_group_short) == (3, 0, 2)

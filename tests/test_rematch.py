@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 
 from alerts.operator import notify
 from alerts.select import undelivered_items
+from monitor import rematch as rematch_module
 from monitor.app import App
 from monitor.config import Settings
 from monitor.health import Health, HealthStatus, Reason
@@ -25,12 +26,12 @@ from monitor.ingest import poll_due_feeds
 from monitor.matching.results import MatchResult
 from monitor.rematch import plan_matches, rematch
 from monitor.store.db import transaction
-from monitor.store.matches import StoredArticle
 from monitor.store.models import Match, OperatorNotice
 from monitor.watchlists import Watchlist, parse_watchlist
 from tests.harness import SlowSMTP
 from tests.servers import FeedServer, Resource
 from tests.test_ingest_poll import add, build_app, item, rss
+from tests.test_window_support import article
 
 WATCHLIST = """\
 name: Kathmandu desk
@@ -97,6 +98,25 @@ def test_rematch_records_each_new_match_once_and_alerts_it(
         app.close()
 
 
+def test_a_rematch_a_batch_at_a_time_records_the_same_once(
+    app: App, feed_server: FeedServer, watchlists_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One article a batch: each batch its own query and transaction, none read twice."""
+    monkeypatch.setattr(rematch_module, "BATCH", 1)
+    try:
+        _store_articles(app, feed_server)
+        spec = _watchlist(watchlists_dir).to_spec()
+        since = NOW - timedelta(hours=1)
+        first = rematch(app.sessions, spec, since=since)
+        assert (first.examined, first.matched, first.duplicates, first.already) == (3, 2, 0, 0)
+        again = rematch(app.sessions, spec, since=since)
+        assert (again.examined, again.matched, again.already) == (3, 0, 2)
+        with app.sessions() as session:
+            assert session.scalar(select(func.count()).select_from(Match)) == 2
+    finally:
+        app.close()
+
+
 def test_a_history_only_rematch_is_stored_but_never_alerted(
     app: App, feed_server: FeedServer, watchlists_dir: Path
 ) -> None:
@@ -129,10 +149,7 @@ _RESULT = MatchResult(watchlist="w", matched=True, rule="a keyword")
 def test_plan_matches_one_alert_per_story_and_none_for_matched_articles(
     rows: list[tuple[bool, int | None]], known_stories: set[int]
 ) -> None:
-    articles = [
-        StoredArticle(id=n, story_id=story, title="t", text="x", first_seen_at=NOW)
-        for n, (_, story) in enumerate(rows, start=1)
-    ]
+    articles = [article(n, "t", "x", story_id=story) for n, (_, story) in enumerate(rows, start=1)]
     results = {a.id: _RESULT for a, (hit, _) in zip(articles, rows, strict=True) if hit}
     already = {a.id for a in articles if a.id % 3 == 0}
     planned = plan_matches(
