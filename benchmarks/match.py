@@ -349,7 +349,9 @@ def _word(rng: random.Random, cyrillic: bool) -> str:
 
 def make_terms(count: int, rng: random.Random) -> list[str]:
     terms = list(REAL_TERMS[: min(count, len(REAL_TERMS))])
-    seen = set(terms)
+    # a watchlist drops a term equal to an earlier one as a term (the same keys: two generated
+    # words a lexicon reads alike), not only as a string: count distinct terms the same way
+    seen = {parse_term(term) for term in terms}
     while len(terms) < count:
         cyrillic = rng.random() < 0.4
         kind = rng.random()
@@ -359,8 +361,9 @@ def make_terms(count: int, rng: random.Random) -> list[str]:
             term = _word(rng, cyrillic) + "*"
         else:
             term = f"{_word(rng, cyrillic)} {_word(rng, cyrillic)}"
-        if term not in seen:  # a repeat would be one term less (watchlists drop repeats)
-            seen.add(term)
+        spec = parse_term(term)
+        if spec not in seen:  # a repeat would be one term less (watchlists drop repeats)
+            seen.add(spec)
             terms.append(term)
     return terms
 

@@ -260,3 +260,46 @@ def test_unwatched_long_names_still_hide_watched_short_ones() -> None:
     matcher = Matcher.compile([watchlist("keywords: [recruit*]\ncountries: [GN, SD]")])
     assert matcher.match("", "Papua New Guinea and South Sudan recruit") == []
     assert [r.countries for r in matcher.match("", "Guinea and Sudan recruit")] == [("GN", "SD")]
+
+
+_COUNTRY_RULES = Matcher.compile(
+    [
+        watchlist("keywords: [recruit*]\ncountries: [NP, UZ]\n", "plain"),
+        watchlist(
+            "keywords: [x]\nrule:\n  all:\n    - countries: [NP]\n    - any: [army]\n", "rule"
+        ),
+        watchlist("keywords: [Alabuga]\n", "nocountries"),
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Nepal and Uzbekistan sign a trade deal.",  # countries, no term: nothing to resolve
+        "Nepal's army recruits in the hills.",
+        "Alabuga hired women from Uganda.",
+        "Recruiters in Tashkent.",
+        "",
+    ],
+)
+def test_match_is_the_matched_part_of_explain(body: str) -> None:
+    # match() skips the countries of an article no term of any watchlist hits: same verdicts
+    matched = [r for r in _COUNTRY_RULES.explain("Title", body) if r.matched]
+    assert _COUNTRY_RULES.match("Title", body) == matched
+    assert _COUNTRY_RULES.has_signal("", "Nepal and Uzbekistan sign a trade deal.")
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            ["Nepal", "army", "recruited", "Alabuga", "Uganda", "Tashkent", "and", "."]
+        ),
+        max_size=12,
+    )
+)
+def test_match_agrees_with_explain_on_any_mix(words: list[str]) -> None:
+    body = " ".join(words)
+    matched = [r for r in _COUNTRY_RULES.explain("", body) if r.matched]
+    assert _COUNTRY_RULES.match("", body) == matched

@@ -332,7 +332,7 @@ class Matcher:
 
     def match(self, title: str, body: str) -> list[MatchResult]:
         """The watchlists the article matches, each with its reasons."""
-        scan = self._scan(title, body)
+        scan = self._scan(title, body, countries_without_terms=False)
         # a watchlist none of whose terms was hit cannot match: no rule holds without a term
         users = self._users
         candidates: set[int] = set()
@@ -371,7 +371,12 @@ class Matcher:
 
     # --- scanning ------------------------------------------------------------------------
 
-    def _scan(self, title: str, body: str) -> _Scan:
+    def _scan(self, title: str, body: str, *, countries_without_terms: bool = True) -> _Scan:
+        """One pass of the automaton over title and body: term hits and countries.
+
+        ``countries_without_terms=False``: no term hit, no countries resolved (``match``: no
+        rule holds without a term, and most articles of a feed hit none, so the gazetteer's
+        resolving, a third of a scan, is skipped for them)."""
         texts: dict[Where, Normalized] = {
             "title": normalize_text(title or ""),
             "body": normalize_text(body or ""),
@@ -400,7 +405,11 @@ class Matcher:
                         if candidate is not None:
                             candidates.append(candidate)
         wanted = self._wanted
-        countries = self._gazetteer.resolve(candidates, texts, cues, wanted) if candidates else []
+        countries = (
+            self._gazetteer.resolve(candidates, texts, cues, wanted)
+            if candidates and (term_hits or countries_without_terms)
+            else []
+        )
         return _Scan(texts, term_hits, countries)
 
     def _term_hit(
