@@ -81,8 +81,8 @@ def test_check_ok_and_broken(run: CliRunner, watchlists_dir: Path) -> None:
     result = run.invoke(cli, ["watchlist", "check"])
     assert result.exit_code == 0
     assert result.output == (
-        f"ok    {watchlists_dir / 'recruitment.yaml'}: recruitment (1 keywords, 2 countries)\n"
-        "1 watchlist files ok\n"
+        f"ok    {watchlists_dir / 'recruitment.yaml'}: recruitment (1 keyword, 2 countries)\n"
+        "1 watchlist file ok\n"
     )
     bad = watchlists_dir / "bad.yaml"
     bad.write_text("name: Bad\nkeywords: [x]\ncountries: [Narnia]\n", encoding="utf-8")
@@ -92,6 +92,23 @@ def test_check_ok_and_broken(run: CliRunner, watchlists_dir: Path) -> None:
         f"error {bad}:3: countries[0]: unknown country 'Narnia'"
     )
     assert result.output.splitlines()[-1] == "Error: 1 of 2 watchlist files have errors"
+
+
+def test_check_counts_in_words(run: CliRunner, watchlists_dir: Path) -> None:
+    (watchlists_dir / "two.yaml").write_text(
+        "name: Two\nkeywords: [a, b]\ncountries: [NP]\n", encoding="utf-8"
+    )
+    result = run.invoke(cli, ["watchlist", "check"])
+    assert result.exit_code == 0
+    assert result.output.splitlines()[1:] == [
+        f"ok    {watchlists_dir / 'two.yaml'}: two (2 keywords, 1 country)",
+        "2 watchlist files ok",
+    ]
+    (watchlists_dir / "recruitment.yaml").unlink()
+    (watchlists_dir / "two.yaml").write_text("name: Two\nkeywords: []\n", encoding="utf-8")
+    result = run.invoke(cli, ["watchlist", "check"])
+    assert result.exit_code == 2
+    assert result.output.splitlines()[-1] == "Error: 1 of 1 watchlist file has errors"
 
 
 def test_add_and_remove_keyword(run: CliRunner, watchlists_dir: Path) -> None:

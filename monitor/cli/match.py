@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING
 
 import click
 
-from monitor.cli._common import UserError, echo_json, load_settings, open_app, user_errors
+from monitor.cli._common import (
+    UserError,
+    echo_json,
+    load_settings,
+    open_app,
+    plural,
+    user_errors,
+)
 from monitor.matching.gazetteer import load_gazetteer
 from monitor.matching.results import MatchResult
 
@@ -363,7 +370,7 @@ def show(country: str) -> None:
     with user_errors():
         code = gazetteer.code_for(country)
     forms = [f for f in gazetteer.forms if f.code == code]
-    click.echo(f"{code}  {gazetteer.name(code)}: {len(forms)} forms")
+    click.echo(f"{code}  {gazetteer.name(code)}: {plural(len(forms), 'form')}")
     if gazetteer.is_region(code):
         members = ", ".join(f"{c} {gazetteer.name(c)}" for c in gazetteer.members(code))
         click.echo(f"  region of: {members}")

@@ -286,12 +286,13 @@ def check(files: tuple[Path, ...]) -> None:
             bad += 1
             click.echo(f"error {exc}")
             continue
-        click.echo(
-            f"ok    {path}: {w.slug} ({len(w.keywords)} keywords, {len(w.countries)} countries)"
-        )
+        keywords = plural(len(w.keywords), "keyword")
+        countries = plural(len(w.countries), "country", "countries")
+        click.echo(f"ok    {path}: {w.slug} ({keywords}, {countries})")
     if bad:
-        raise UserError(f"{bad} of {len(paths)} watchlist files have errors")
-    click.echo(f"{len(paths)} watchlist files ok")
+        has = "has" if bad == 1 and len(paths) == 1 else "have"
+        raise UserError(f"{bad} of {plural(len(paths), 'watchlist file')} {has} errors")
+    click.echo(f"{plural(len(paths), 'watchlist file')} ok")
 
 
 @watchlist.command("add-keyword")
