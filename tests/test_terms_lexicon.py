@@ -231,3 +231,19 @@ def test_every_form_matches_and_other_lemmas_do_not(
     other_form = data.draw(st.sampled_from(lexeme(other)), label="other form")
     assume(normalize(other_form) not in readings(word))  # a homograph (суда) may match
     assert found(matcher, f"В отчёте сказано: {other_form}, и это всё.") == ()
+
+
+def test_search_and_matching_share_one_analyzer_per_language() -> None:
+    # one copy of each pymorphy3 dictionary per process (about 40 MB for both languages)
+    from monitor.matching import lemmas as search_lemmas
+    from monitor.matching.lexicon import default_lexicon
+
+    for language in ("ru", "uk"):
+        assert search_lemmas._analyzer(language) is default_lexicon().analyzer(language)
+    # each keeps its own behaviour on the shared analyzer: search guesses an unknown word's
+    # lemma, matching gives it no forms (it falls back to a rule of its own)
+    assert search_lemmas.lemmas("вагнеровцев") == ("вагнеровец",)
+    assert default_lexicon().forms("вагнеровцев") is None
+    assert search_lemmas.lemmas("стали")[:2] == ("стать", "сталь")
+    forms = default_lexicon().forms("суд")
+    assert forms is not None and "судом" in forms and "судно" not in forms

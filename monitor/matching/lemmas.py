@@ -15,18 +15,21 @@ the Russian dictionary knows it, else Ukrainian when that one does, else pymorph
 guess (a new name such as «вагнеровцев» → ``вагнеровец``, guessed the same way in an article
 and in a query). Lemmas are normalised like any text (``наёмник`` → ``наемник``).
 
-The analyzers are loaded once per process, on first use (:func:`_analyzer`, a
-``functools.cache`` on a pure loader); :func:`lemmas` keeps the answers for the most
-recent 200,000 words (``functools.lru_cache``): an article repeats most of its words.
+The analyzers are the matcher's: :func:`_analyzer` asks the process's one lexicon
+(``monitor.matching.lexicon.default_lexicon``) for them, so search and matching share one copy
+of each dictionary (about 40 MB for both), opened on first use; :func:`lemmas` keeps the
+answers for the most recent 200,000 words (``functools.lru_cache``): an article repeats most of
+its words.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import lru_cache
 from typing import Any
 
+from monitor.matching.lexicon import default_lexicon
 from monitor.matching.normalize import normalize
 
 __all__ = [
@@ -47,12 +50,9 @@ def has_cyrillic(word: str) -> bool:
     return _CYRILLIC.search(word) is not None
 
 
-@cache
 def _analyzer(lang: str) -> Any:
-    """pymorphy3's analyzer for ``ru`` or ``uk``, loaded once per process."""
-    import pymorphy3
-
-    return pymorphy3.MorphAnalyzer(lang=lang)
+    """pymorphy3's analyzer for ``ru`` or ``uk``: the lexicon's, loaded once per process."""
+    return default_lexicon().analyzer(lang)
 
 
 @lru_cache(maxsize=200_000)

@@ -18,11 +18,13 @@ form of counts (``суда`` → суд and судно): a term written in an in
 readings.
 
 Loading: pymorphy3 is imported and each dictionary opened on first use (0.2 s for the import,
-0.05 s per dictionary, about 40 MB for both; dictionary lookups only: no guessing of unknown
-words) and kept by the :class:`Lexicon`, which also remembers the forms of each word it was
-asked about. :func:`default_lexicon` is the one lexicon of the process (``functools.cache`` on
-a loader with no arguments: the only process-wide state, and it holds nothing but what the
-dictionaries say).
+0.05 s per dictionary, about 40 MB for both) and kept by the :class:`Lexicon`, which also
+remembers the forms of each word it was asked about. The forms come from dictionary entries
+only: an unknown word has none (no guessing). :meth:`Lexicon.analyzer` hands the same analyzer
+to search (``monitor.matching.lemmas``), which also wants pymorphy3's guesses for unknown words
+and its likeliest reading first: one analyzer, one copy of each dictionary, per process.
+:func:`default_lexicon` is the one lexicon of the process (``functools.cache`` on a loader with
+no arguments: the only process-wide state, and it holds nothing but what the dictionaries say).
 """
 
 from __future__ import annotations
@@ -71,10 +73,10 @@ class Lexicon:
         return forms
 
     def _lookup(self, word: str, language: str) -> set[str]:
-        analyzer = self._analyzer(language)
+        analyzer = self.analyzer(language)
         if not analyzer.word_is_known(word):
             return set()
-        parses = analyzer.parse(word)
+        parses = [p for p in analyzer.parse(word) if _from_dictionary(p)]
         lemmas = [p for p in parses if normalize(p.normal_form) == word]
         forms = {word}
         for parse in lemmas or parses:
@@ -84,20 +86,25 @@ class Lexicon:
                     forms.add(normal)
         return forms
 
-    def _analyzer(self, language: str) -> Any:
+    def analyzer(self, language: str) -> Any:
+        """pymorphy3's analyzer for ``ru`` or ``uk`` (its default units: it guesses unknown
+        words, which :meth:`forms` never asks it to), opened on first use and kept."""
         analyzer = self._analyzers.get(language)
         if analyzer is None:
             # imported here: pymorphy3 takes 0.2 s to import, and English-only watchlists,
             # parse workers (which get compiled terms) and most commands never need it
             import pymorphy3
-            from pymorphy3.units import DictionaryAnalyzer
 
-            # dictionary words only: an unknown word must stay unknown (the caller decides)
-            analyzer = pymorphy3.MorphAnalyzer(
-                lang=language, units=[DictionaryAnalyzer()], probability_estimator_cls=None
-            )
+            analyzer = pymorphy3.MorphAnalyzer(lang=language)
             self._analyzers[language] = analyzer
         return analyzer
+
+
+def _from_dictionary(parse: Any) -> bool:
+    """Whether a parse is a dictionary entry's (not an initial's or a guess's)."""
+    from pymorphy3.units import DictionaryAnalyzer
+
+    return isinstance(parse.methods_stack[0][0], DictionaryAnalyzer)
 
 
 @cache
