@@ -22,7 +22,18 @@ from monitor.app import App
 from monitor.health import HealthFacts, Metrics, gather_facts
 from monitor.store.exceptions import NotFoundError
 from monitor.watchlists import WatchlistNotFound
-from monitor.web import api, auth, editor, feedback, health, pages, search, syndication, unsubscribe
+from monitor.web import (
+    api,
+    auth,
+    editor,
+    feedback,
+    health,
+    pages,
+    recipients,
+    search,
+    syndication,
+    unsubscribe,
+)
 from monitor.web.common import (
     STATIC_DIR,
     Forbidden,
@@ -74,6 +85,7 @@ def create_web_app(
     web.include_router(feedback.router)
     web.include_router(unsubscribe.router)
     web.include_router(editor.router)
+    web.include_router(recipients.router)
     _handle_errors(web)
     web.middleware("http")(_security_headers)
     return web

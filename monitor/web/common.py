@@ -41,6 +41,7 @@ CSRF_FIELD = "csrf"
 NAVIGATION: list[tuple[str, str, UserRole]] = [
     ("/matches", "Matches", UserRole.VIEWER),
     ("/watchlists", "Watchlists", UserRole.VIEWER),
+    ("/recipients", "Recipients", UserRole.VIEWER),
     ("/search", "Search", UserRole.VIEWER),
     ("/feeds", "Feeds", UserRole.VIEWER),
     ("/outbox", "Outbox", UserRole.VIEWER),
