@@ -17,11 +17,12 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
+import httpx
 import pytest
 
 from monitor.feeds.exceptions import FetchError
 from monitor.feeds.fetch import Fetcher, FetchLimits, FetchResult
-from monitor.feeds.transport import READ_AHEAD, AsyncioBackend, AsyncioStream
+from monitor.feeds.transport import READ_AHEAD, AsyncioBackend, AsyncioStream, FeedTransport
 from tests.servers import FeedServer, Resource, free_port
 
 LIMITS = FetchLimits(allow_private=True, total_seconds=10.0, connect_seconds=2.0, read_seconds=2.0)
@@ -206,3 +207,64 @@ def test_the_bytes_read_ahead_of_the_reader_are_bounded_and_arrive_whole() -> No
     # At most the read-ahead plus one read of the event loop (256 KiB) is held.
     assert READ_AHEAD <= buffered <= READ_AHEAD + 256 * 1024
     assert received == payload
+
+
+def _port_server() -> tuple[FeedServer, list[int]]:
+    """A server whose one feed logs the client port of each request (its connection)."""
+    ports: list[int] = []
+
+    def answer(handler: BaseHTTPRequestHandler) -> None:
+        ports.append(handler.client_address[1])
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/rss+xml")
+        handler.send_header("Content-Length", str(len(FEED)))
+        handler.end_headers()
+        handler.wfile.write(FEED)
+
+    server = FeedServer().start()
+    server.add("/feed.xml", Resource(handler=answer))
+    return server, ports
+
+
+class _FewHostsFetcher(Fetcher):
+    """A Fetcher whose transport keeps the pools of only two hosts."""
+
+    def open_transport(self) -> httpx.AsyncBaseTransport:
+        return FeedTransport(max_connections=2, allow_private=True, keep_hosts=2)
+
+
+def _fetch_in_turn(fetcher: Fetcher, urls: list[str]) -> None:
+    async def run() -> None:
+        async with fetcher:
+            for url in urls:
+                await fetcher.fetch(url)
+
+    asyncio.run(run())
+
+
+def test_a_host_keeps_its_connection_while_many_other_hosts_are_fetched() -> None:
+    # More hosts than the fetcher fetches at once (20): a connection pool for all of them
+    # closed the first host's idle connection to open the others', one per feed.
+    servers = [_port_server() for _ in range(25)]
+    try:
+        first_ports = servers[0][1]
+        urls = [server.url("/feed.xml") for server, _ in servers]
+        _fetch_in_turn(Fetcher(LIMITS), [*urls, urls[0], urls[1]])
+        assert len(first_ports) == 2 and first_ports[0] == first_ports[1]
+        assert servers[1][1][0] == servers[1][1][1]
+    finally:
+        for server, _ in servers:
+            server.stop()
+
+
+def test_only_the_hosts_used_last_keep_idle_connections() -> None:
+    servers = [_port_server() for _ in range(3)]
+    try:
+        a, b, c = (server.url("/feed.xml") for server, _ in servers)
+        _fetch_in_turn(_FewHostsFetcher(LIMITS), [a, b, a, c, a, b])
+        a_ports, b_ports, _ = (ports for _, ports in servers)
+        assert a_ports[0] == a_ports[1] == a_ports[2]  # used often: kept
+        assert b_ports[0] != b_ports[1]  # the least recently used when c came: closed
+    finally:
+        for server, _ in servers:
+            server.stop()
