@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Integer, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from monitor.store.models import Article, Feed
@@ -98,7 +98,10 @@ def stream_window(
     """Batches of the articles first seen in ``[since, until)``, oldest id first.
 
     One query a batch, run when the batch is asked for, in ``session``'s transaction of the
-    moment (a new one after a commit).
+    moment (a new one after a commit). The last id is written into the query text, so each
+    batch is planned with its values: a query sent with the same text again and again is
+    prepared by psycopg, and PostgreSQL's generic plan for it reads the whole window by
+    ``first_seen_at`` and sorts it for every batch (100 ms a batch on 100,000 articles).
     """
     statement = (
         select(
@@ -118,7 +121,8 @@ def stream_window(
     )
     after = 0
     while True:
-        rows = session.execute(statement.where(Article.id > after)).all()
+        last = bindparam("after", after, type_=Integer, literal_execute=True)
+        rows = session.execute(statement.where(Article.id > last)).all()
         if not rows:
             return
         yield [
