@@ -110,6 +110,28 @@ def test_too_few_examples_of_either_kind_give_no_model(embedder: E5Embedder) -> 
     assert train(few, embedder.embed([e.text for e in few])) is None
 
 
+def test_a_model_finds_articles_itself_only_after_enough_feedback(embedder: E5Embedder) -> None:
+    from monitor.relevance.model import MIN_FEEDBACK_TO_FIND, POSSIBLE_FLOOR
+
+    given = examples()
+    vectors = embedder.embed([e.text for e in given])
+    model = train(given, vectors)
+    assert model is not None and not model.thresholds.finds
+    assert model.thresholds.possible_at >= POSSIBLE_FLOOR
+    # the examples' own relevant texts score high, yet the model adds none of them itself
+    assert decide(False, 1.0, model.thresholds) is Verdict.NONE
+    assert decide(True, 0.0, model.thresholds) is Verdict.DOUBTFUL  # it still marks doubt
+    labelled = [
+        Example(e.text, e.relevant, "feedback")
+        for e in given[: MIN_FEEDBACK_TO_FIND // 2] + given[-(MIN_FEEDBACK_TO_FIND // 2) :]
+    ]
+    learnt = train(
+        given + labelled, np.concatenate([vectors, embedder.embed([e.text for e in labelled])])
+    )
+    assert learnt is not None and learnt.thresholds.finds
+    assert decide(False, 1.0, learnt.thresholds) is Verdict.POSSIBLE
+
+
 @given(
     rules_held=st.booleans(),
     relevance=st.none() | st.floats(0, 1),
@@ -140,8 +162,13 @@ examples:
 
 @pytest.fixture
 def app(
-    make_settings: Callable[..., Settings], sqlite_url: str, watchlists_dir: Path
+    make_settings: Callable[..., Settings],
+    sqlite_url: str,
+    watchlists_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[App]:
+    # these examples stand for the feedback a model needs before it finds articles itself
+    monkeypatch.setattr("monitor.relevance.model.MIN_FEEDBACK_TO_FIND", 0)
     lines = [f"  - {{text: {t!r}, relevant: true}}" for t in RELEVANT]
     lines += [f"  - {{text: {t!r}, relevant: false}}" for t in NOT_RELEVANT]
     (watchlists_dir / "recruits.yaml").write_text(

@@ -201,6 +201,7 @@ def _relevance_model(found: Watchlist) -> dict[str, object]:
         "cv_recall": None,
         "possible_at": None,
         "doubtful_below": None,
+        "finds_possible": False,
     }
     if not load_settings().relevance:
         facts["problem"] = "turned off (MONITOR_RELEVANCE=false): the rules alone"
@@ -224,6 +225,7 @@ def _relevance_model(found: Watchlist) -> dict[str, object]:
         cv_recall=model.cross_validation.recall,
         possible_at=round(model.thresholds.possible_at, 3),
         doubtful_below=round(model.thresholds.doubtful_below, 3),
+        finds_possible=model.thresholds.finds,
     )
     return facts
 
@@ -241,10 +243,17 @@ def _relevance_line(facts: dict[str, object]) -> str:
         value = facts[key]
         return "-" if not isinstance(value, float) else f"{value:.2f}"
 
+    from monitor.relevance.model import MIN_FEEDBACK_TO_FIND
+
+    finds = (
+        ""
+        if facts["finds_possible"]
+        else f"; it adds possibly relevant articles after {MIN_FEEDBACK_TO_FIND} feedback labels"
+    )
     return (
         f"learnt from {learnt}; cross-validated precision {figure('cv_precision')}, "
         f"recall {figure('cv_recall')} (possibly relevant from {figure('possible_at')}, "
-        f"doubtful below {figure('doubtful_below')})"
+        f"doubtful below {figure('doubtful_below')}){finds}"
     )
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from monitor.matching.results import MatchResult
 from monitor.relevance.embed import article_text
-from monitor.relevance.model import MIN_EXAMPLES, Nearest
+from monitor.relevance.model import MIN_EXAMPLES, MIN_FEEDBACK_TO_FIND, Nearest
 from monitor.relevance.stage import RelevanceModels, training_examples
 from monitor.relevance.verdict import Verdict, decide
 from monitor.store.relevance import FeedbackRecord
@@ -68,6 +68,11 @@ def judge_text(
             why = f"the rules held, but relevance {relevance:.2f} < {t.doubtful_below:.2f}"
         elif verdict is Verdict.MATCH:
             why = f"the rules held; relevance {relevance:.2f} ranks it"
+        elif not t.finds:
+            why = (
+                f"the rules did not hold (relevance {relevance:.2f}); the model finds articles "
+                f"on its own after {MIN_FEEDBACK_TO_FIND} feedback labels"
+            )
         else:
             why = f"the rules did not hold, and relevance {relevance:.2f} < {t.possible_at:.2f}"
         judged[watchlist.slug] = Judgement(

@@ -12,6 +12,14 @@ probability. Its two thresholds come from cross-validated scores of its own exam
 - ``doubtful_below``: the highest score under which the examples are not relevant at least
   :data:`DOUBTFUL_PURITY` of the time (a rule match scored below it is marked doubtful).
 
+The "possibly relevant" threshold is never under :data:`POSSIBLE_FLOOR`, and a model finds
+articles on its own (``Thresholds.finds``) only once it has learnt from
+:data:`MIN_FEEDBACK_TO_FIND` feedback labels: the examples a user writes are easy ones, and
+on our labelled set (``python -m benchmarks.quality --model``) the default watchlists' models
+from their examples alone showed the rules + model digest at precision 0.59 (hard negatives
+carry the topic's words); with 10 feedback labels and the floor, 0.98 at recall 0.96.
+Until then the model ranks matches and marks doubtful ones, and the rules alone decide.
+
 Everything here is pure: vectors in, numbers out; the store and the embedder are elsewhere.
 """
 
@@ -20,7 +28,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -32,6 +40,7 @@ if TYPE_CHECKING:  # scikit-learn loads when a model is trained, not with the CL
 
 __all__ = [
     "MIN_EXAMPLES",
+    "MIN_FEEDBACK_TO_FIND",
     "Example",
     "Nearest",
     "RelevanceModel",
@@ -45,6 +54,10 @@ MIN_EXAMPLES = 3
 POSSIBLE_PRECISION = 0.9
 #: share of non-relevant examples under the "doubtful" threshold
 DOUBTFUL_PURITY = 0.95
+#: the "possibly relevant" threshold is never lower than this
+POSSIBLE_FLOOR = 0.8
+#: feedback labels a model needs before it adds "possibly relevant" articles itself
+MIN_FEEDBACK_TO_FIND = 10
 #: thresholds used while there are too few examples to choose them
 DEFAULT_THRESHOLDS = (0.85, 0.1)
 #: a calibrated model needs this many examples of each kind (else plain logistic regression)
@@ -66,6 +79,8 @@ class Example:
 class Thresholds:
     possible_at: float
     doubtful_below: float
+    #: whether an article the rules missed may be "possible" (enough feedback learnt)
+    finds: bool = True
 
 
 @dataclass(frozen=True)
@@ -148,7 +163,10 @@ def _train(examples: Sequence[Example], vectors: Vectors, seed: int) -> Relevanc
         cv=StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed),
         method="predict_proba",
     )[:, 1]
-    thresholds = choose_thresholds(cv_scores, labels)
+    feedback = sum(example.source == "feedback" for example in examples)
+    thresholds = replace(
+        choose_thresholds(cv_scores, labels), finds=feedback >= MIN_FEEDBACK_TO_FIND
+    )
     classifier = _classifier(min(positives, negatives), folds, seed).fit(vectors, labels)
     predicted = cv_scores >= thresholds.possible_at
     true_positives = int((predicted & labels).sum())
@@ -173,7 +191,7 @@ def choose_thresholds(scores: npt.NDArray[np.float64], labels: npt.NDArray[np.bo
     ok = np.nonzero(precision >= POSSIBLE_PRECISION)[0]
     if len(ok):
         # the lowest score down to which precision still holds (at least half a point)
-        possible_at = max(0.5, float(sorted_scores[ok[-1]]))
+        possible_at = max(POSSIBLE_FLOOR, float(sorted_scores[ok[-1]]))
     ascending = order[::-1]
     low_scores, low_labels = scores[ascending], labels[ascending]
     negatives_under = np.cumsum(~low_labels) / np.arange(1, len(low_labels) + 1)

@@ -1,7 +1,8 @@
 """The verdict on one article for one watchlist: the rules and the model, together.
 
 - ``match``: the rules held (the score, when there is one, ranks it in the digest);
-- ``possible``: the rules did not hold but the model is confident (its own digest section);
+- ``possible``: the rules did not hold but the model is confident (its own digest section),
+  once it has learnt from enough feedback (``Thresholds.finds``);
 - ``doubtful``: the rules held but the model scores it very low (still delivered, marked);
 - ``none``: neither.
 
@@ -30,4 +31,5 @@ def decide(rules_held: bool, relevance: float | None, thresholds: Thresholds | N
         return Verdict.MATCH if rules_held else Verdict.NONE
     if rules_held:
         return Verdict.DOUBTFUL if relevance < thresholds.doubtful_below else Verdict.MATCH
-    return Verdict.POSSIBLE if relevance >= thresholds.possible_at else Verdict.NONE
+    found = thresholds.finds and relevance >= thresholds.possible_at
+    return Verdict.POSSIBLE if found else Verdict.NONE
