@@ -25,6 +25,28 @@ item's ``expect`` lists the watchlist), and the errors per class (the classes of
 1 short words, 2 whose army, 3 no recruitment word, 4 languages, 5 country naming, 6 which
 country, 7 Alabuga policy) with a few example ids. The output is a Markdown table to paste
 into a note. ``evaluate`` returns the same figures for ``tests/test_quality.py``.
+
+Then, with ``--model``, the relevance model (issue 16): each watchlist's model as the
+product trains it (``monitor.relevance``: the description, the ``examples:`` of its file, and
+feedback; the shipped embedding model), rows on title + lede and on full text, overall and per
+language:
+
+- **rules alone**: shown when a watchlist's rules hold (``doubtful`` ones are delivered too);
+- **rules + model, N labels**: shown when the rules hold *or* a watchlist's model calls it
+  ``possible`` (the digest's "Possibly relevant" section; as in the relevance stage, only an
+  item carrying a term or country of some watchlist is scored): both sections count as shown;
+- **model alone, N labels**: shown when a watchlist's model scores it at or above its own
+  ``possible`` threshold, rules aside (what the model has learnt);
+
+for N = 0, 10, 50 and 200 feedback labels (a learning curve). The labels are simulated: the
+items are split once per seed, by language, into a pool (about two thirds) and a scored part;
+the first N items of the pool in a random order become feedback, each labelled for every
+watchlist (relevant to the ones its ``expect`` lists), on the same text as the scored rows
+(title + lede, or the full text). Only the scored part is counted, the same items on every row
+of a seed; the counts are summed over ``--seeds`` draws. ``evaluate_relevance`` returns them
+for ``tests/test_relevance_quality.py``.
+
+    python -m benchmarks.quality --model --seeds 3   # every row (the model: minutes of CPU)
 """
 
 from __future__ import annotations
@@ -34,12 +56,18 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ruamel.yaml import YAML
 
 from monitor.matching.matcher import Matcher
-from monitor.watchlists import WatchlistRegistry
+from monitor.watchlists import Watchlist, WatchlistRegistry
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    from monitor.relevance.embed import Embedder
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT / "tests" / "data" / "quality"
@@ -187,13 +215,18 @@ def texts(item: Item, *, full: bool) -> tuple[str, str]:
 # --- the two methods --------------------------------------------------------------------
 
 
-def default_matcher(directory: Path = WATCHLISTS_DIR) -> Matcher:
-    """The matcher of the watchlists in ``directory``, loaded as ``news-monitor match`` does."""
+def default_registry(directory: Path = WATCHLISTS_DIR) -> WatchlistRegistry:
+    """The watchlists in ``directory``, loaded as ``news-monitor match`` loads them."""
     registry = WatchlistRegistry(directory)
     errors = registry.reload()
     if errors:
         raise SystemExit(f"watchlists do not load: {errors[0]}")
-    return registry.matcher
+    return registry
+
+
+def default_matcher(directory: Path = WATCHLISTS_DIR) -> Matcher:
+    """The matcher of the watchlists in ``directory``, loaded as ``news-monitor match`` does."""
+    return default_registry(directory).matcher
 
 
 def matcher_method(matcher: Matcher) -> Callable[[str, str], Verdict]:
@@ -385,6 +418,235 @@ def _by_class(pairs: Sequence[tuple[Item, Verdict]]) -> dict[int, ClassErrors]:
     return out
 
 
+# --- the relevance model (issue 16) -----------------------------------------------------
+
+CURVE = (0, 10, 50, 200)
+#: share of each language's items scored (the rest is the pool feedback is drawn from)
+SCORED_SHARE = 0.35
+
+
+@dataclass(frozen=True)
+class ModelRow:
+    """One row of the relevance table: a method on one text, counts summed over the seeds."""
+
+    method: str  # "rules alone", "rules + model", "model alone"
+    labels: int | None  # feedback labels (None for the rules alone)
+    text: str  # "title + lede" or "full text"
+    overall: Scores
+    by_language: dict[str, Scores]
+
+    @property
+    def label(self) -> str:
+        return self.method if self.labels is None else f"{self.method}, {self.labels} labels"
+
+
+@dataclass(frozen=True)
+class RelevanceReport:
+    """What ``render_relevance`` prints, for tests to assert on."""
+
+    rows: tuple[ModelRow, ...]
+    seeds: int
+    scored: int  # items scored per seed (title + lede)
+    pool: int  # items feedback is drawn from per seed (title + lede)
+    given: dict[str, tuple[int, int]]  # slug → (relevant, not) of its description + examples
+
+    def row(self, method: str, labels: int | None, text: str = "title + lede") -> ModelRow:
+        return next(r for r in self.rows if (r.method, r.labels, r.text) == (method, labels, text))
+
+
+def split(items: Sequence[Item], seed: int) -> tuple[list[int], list[int]]:
+    """(pool in a random order, scored) positions: per language, :data:`SCORED_SHARE` scored."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    pool: list[int] = []
+    scored: list[int] = []
+    for language in sorted({item.language for item in items}):
+        own = [i for i, item in enumerate(items) if item.language == language]
+        order = [own[int(k)] for k in rng.permutation(len(own))]
+        cut = max(1, round(len(own) * SCORED_SHARE))
+        scored += order[:cut]
+        pool += order[cut:]
+    return [pool[int(k)] for k in rng.permutation(len(pool))], sorted(scored)
+
+
+class _Vectors:
+    """Texts embedded once each (the items' and the watchlists' examples), as stored: float16."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+        self._cache: dict[str, npt.NDArray[np.float32]] = {}
+
+    def __call__(self, texts_: Sequence[str]) -> npt.NDArray[np.float32]:
+        import numpy as np
+
+        from monitor.relevance.embed import pack, unpack
+
+        missing = list(dict.fromkeys(t for t in texts_ if t not in self._cache))
+        for start in range(0, len(missing), 32):
+            batch = missing[start : start + 32]
+            for text, vector in zip(batch, self.embedder.embed(batch), strict=True):
+                self._cache[text] = unpack(pack(vector), self.embedder.dim)
+        if not texts_:
+            return np.zeros((0, self.embedder.dim), dtype=np.float32)
+        return np.stack([self._cache[t] for t in texts_])
+
+
+def _shown(
+    matcher: Matcher, title: str, text: str, rules: frozenset[str], model: frozenset[str]
+) -> Verdict:
+    """The verdict of the watchlists ``rules`` held for and the ones only ``model`` found."""
+    results = [r for r in matcher.explain(title, text) if r.watchlist in rules | model]
+    return Verdict(
+        rules | model,
+        frozenset(code for r in results for code in r.countries),
+    )
+
+
+def evaluate_relevance(
+    items: Sequence[Item] | None = None,
+    registry: WatchlistRegistry | None = None,
+    embedder: Embedder | None = None,
+    *,
+    seeds: int = 3,
+    curve: Sequence[int] = CURVE,
+) -> RelevanceReport:
+    """The relevance rows (see the module's docstring) with the real model and watchlists."""
+    import numpy as np
+
+    from monitor.relevance.embed import E5Embedder, article_text
+    from monitor.relevance.model import Example, train
+    from monitor.relevance.stage import training_examples
+    from monitor.relevance.verdict import Verdict as Decision
+    from monitor.relevance.verdict import decide
+
+    items = tuple(load_items() if items is None else items)
+    registry = registry or default_registry()
+    matcher = registry.matcher
+    watchlists: Sequence[Watchlist] = registry.watchlists
+    vectors = _Vectors(embedder or E5Embedder())
+    given = {w.slug: training_examples(w, ()) for w in watchlists}
+    given_vectors = {slug: vectors([e.text for e in examples]) for slug, examples in given.items()}
+    languages = sorted({item.language for item in items})
+    rows: list[ModelRow] = []
+    sizes = (0, 0)
+    for text_name, full in (("title + lede", False), ("full text", True)):
+        chosen = [item for item in items if not full or item.body]
+        judged = [texts(item, full=full) for item in chosen]
+        rules = [frozenset(r.watchlist for r in matcher.match(*pair)) for pair in judged]
+        signal = [matcher.has_signal(*pair) for pair in judged]
+        embedded = [article_text(*pair) for pair in judged]
+        matrix = vectors(embedded)
+        pairs: dict[tuple[str, int | None], list[tuple[Item, Verdict]]] = {}
+        for seed in range(seeds):
+            pool, scored = split(chosen, seed)
+            if not full:
+                sizes = (len(scored), len(pool))
+            pairs.setdefault(("rules alone", None), []).extend(
+                (chosen[i], _shown(matcher, *judged[i], rules[i], frozenset())) for i in scored
+            )
+            for labels in curve:
+                feedback = pool[:labels]
+                possible: dict[int, set[str]] = {i: set() for i in scored}
+                above: dict[int, set[str]] = {i: set() for i in scored}
+                for watchlist in watchlists:
+                    slug = watchlist.slug
+                    examples = given[slug] + [
+                        Example(embedded[i], slug in chosen[i].expect, "feedback") for i in feedback
+                    ]
+                    model = train(
+                        examples,
+                        np.concatenate([given_vectors[slug], matrix[feedback]]),
+                        seed=seed,
+                    )
+                    if model is None:
+                        continue
+                    for i, relevance in zip(scored, model.score(matrix[scored]), strict=True):
+                        if relevance >= model.thresholds.possible_at:
+                            above[i].add(slug)
+                        verdict = decide(slug in rules[i], float(relevance), model.thresholds)
+                        if verdict is Decision.POSSIBLE and signal[i]:
+                            possible[i].add(slug)
+                pairs.setdefault(("rules + model", labels), []).extend(
+                    (chosen[i], _shown(matcher, *judged[i], rules[i], frozenset(possible[i])))
+                    for i in scored
+                )
+                pairs.setdefault(("model alone", labels), []).extend(
+                    (chosen[i], _shown(matcher, *judged[i], frozenset(), frozenset(above[i])))
+                    for i in scored
+                )
+        for (method, labels), method_pairs in pairs.items():
+            rows.append(
+                ModelRow(
+                    method,
+                    labels,
+                    text_name,
+                    score(method_pairs),
+                    {
+                        language: score([(i, v) for i, v in method_pairs if i.language == language])
+                        for language in languages
+                    },
+                )
+            )
+    return RelevanceReport(
+        tuple(rows),
+        seeds,
+        sizes[0],
+        sizes[1],
+        {
+            slug: (sum(e.relevant for e in examples), sum(not e.relevant for e in examples))
+            for slug, examples in given.items()
+        },
+    )
+
+
+def _pr(scores: Scores) -> str:
+    """``P / R``, each ``-`` when undefined (nothing shown; nothing relevant); ``-`` if no items."""
+    if not scores.items:
+        return "-"
+    shown = scores.true_positives + scores.false_positives
+    precision = f"{scores.precision:.2f}" if shown else "-"
+    recall = f"{scores.recall:.2f}" if scores.relevant else "-"
+    return f"{precision} / {recall}"
+
+
+def render_relevance(report: RelevanceReport) -> str:
+    """The relevance rows as Markdown tables: overall, then P/R per language."""
+    first = report.rows[0]
+    languages = list(first.by_language)
+    given = ", ".join(f"{slug} {yes}/{no}" for slug, (yes, no) in report.given.items())
+    lines = [
+        "",
+        f"Relevance model: {report.scored} items scored per seed, feedback drawn from the other "
+        f"{report.pool}; counts summed over {report.seeds} seed(s). Given before any feedback "
+        f"(description + examples:, relevant/not): {given}.",
+        "",
+        "| text | method | scored | P | R | country F1 |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in report.rows:
+        s = row.overall
+        precision, recall = _pr(s).split(" / ")
+        lines.append(
+            f"| {row.text} | {row.label} | {s.items} | {precision} | {recall} "
+            f"| {s.country_f1:.2f} |"
+        )
+    for text in dict.fromkeys(row.text for row in report.rows):
+        lines += [
+            "",
+            f"Per language, {text} (P / R):",
+            "",
+            "| method | " + " | ".join(languages) + " |",
+            "|---" * (len(languages) + 1) + "|",
+        ]
+        for row in report.rows:
+            if row.text != text:
+                continue
+            cells = [_pr(row.by_language[lang]) for lang in languages]
+            lines.append(f"| {row.label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 # --- printing ---------------------------------------------------------------------------
 
 
@@ -463,9 +725,25 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--watchlists", type=Path, default=WATCHLISTS_DIR, help="watchlists folder")
     parser.add_argument("--data", type=Path, default=DATA_DIR, help="folder of labelled items")
     parser.add_argument("--examples", type=int, default=4, help="example ids per class")
+    parser.add_argument(
+        "--model",
+        action="store_true",
+        help="also the relevance model's rows (embeds every item: minutes of CPU)",
+    )
+    parser.add_argument("--seeds", type=int, default=3, help="draws of the feedback labels")
+    parser.add_argument(
+        "--curve",
+        default=",".join(map(str, CURVE)),
+        help="numbers of feedback labels (default %(default)s)",
+    )
     args = parser.parse_args(argv)
-    report = evaluate(load_items(args.data), default_matcher(args.watchlists))
-    print(render(report, args.examples))
+    items = load_items(args.data)
+    registry = default_registry(args.watchlists)
+    report = evaluate(items, registry.matcher)
+    print(render(report, args.examples), flush=True)
+    if args.model:
+        curve = [int(n) for n in args.curve.split(",") if n.strip()]
+        print(render_relevance(evaluate_relevance(items, registry, seeds=args.seeds, curve=curve)))
 
 
 if __name__ == "__main__":

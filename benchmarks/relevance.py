@@ -17,6 +17,14 @@ parts, printed as Markdown tables:
    (the rest of the set is the test; median over seeds), on title + lede and on full text.
 3. The same per language, at the largest number of labels.
 
+With ``--cost``, only what the stage costs, in this process on a real store (SQLite):
+loading the model (and RSS before and after), training the watchlists' models, embedding
+one article (title + lede; title + the start of a longer text), and draining a backlog of
+``--articles`` (labelled items, which carry signals, among filler news that carries none, at
+``--signal-share``) through ``run_backlog``, extrapolated to a ``--first-poll`` of 40,000:
+
+    python -m benchmarks.relevance --cost --watchlists watchlists --articles 3000
+
 Labels per watchlist: an item is relevant to a watchlist when its ``expect`` lists it. The
 models start from each watchlist's ``description`` and ``examples:``.
 """
@@ -24,10 +32,14 @@ models start from each watchlist's ``description`` and ``examples:``.
 from __future__ import annotations
 
 import argparse
+import resource
+import shutil
 import statistics
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +47,7 @@ import numpy.typing as npt
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
+from benchmarks._corpus import FILLER_WORDS
 from benchmarks.quality import WATCHLISTS_DIR, Item, load_items, texts
 from monitor.relevance.embed import E5Embedder, Embedder, article_text
 from monitor.relevance.model import Example, train
@@ -192,6 +205,122 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
+# --- cost: embedding per article, backlog drain, memory ------------------------------------
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def stage_cost(watchlists_dir: Path, articles: int, signal_share: float, first_poll: int) -> None:
+    """The relevance stage's cost, measured in this process on a real store (SQLite)."""
+    from monitor.app import App
+    from monitor.config import Settings
+    from monitor.relevance.stage import RelevanceModels, run_backlog
+    from monitor.store import feeds as feed_store
+    from monitor.store.db import transaction
+    from monitor.store.models import Article
+
+    items = load_items()
+    rss_start = _rss_mb()
+    start = time.perf_counter()
+    embedder = E5Embedder()
+    load_s = time.perf_counter() - start
+    rss_model = _rss_mb()
+    folder = Path(tempfile.mkdtemp(prefix="bench-relevance-"))
+    settings = Settings(
+        database_url=f"sqlite:///{folder / 'monitor.db'}",
+        watchlists_dir=watchlists_dir,
+        outbox_dir=folder / "outbox",
+        import_default_feeds=False,
+    )
+    app = App.open(settings)
+    models = RelevanceModels(embedder)
+    start, cpu = time.perf_counter(), _cpu()
+    trained = [models.model(w, ()) for w in app.watchlists.watchlists]
+    train_s, train_cpu = time.perf_counter() - start, _cpu() - cpu
+    rss_trained = _rss_mb()
+
+    # per article: the texts the stage embeds (title + the start of the text), batches of 64
+    short = [article_text(*texts(item, full=False)) for item in items]
+    full = [article_text(*texts(item, full=True)) for item in items if item.body]
+    per_text: dict[str, tuple[float, float]] = {}
+    for name, sample in (("title + lede", short), ("title + 600 characters of text", full)):
+        walls, cpus = [], []
+        for i in range(0, len(sample), 64):
+            batch = sample[i : i + 64]
+            start, cpu = time.perf_counter(), _cpu()
+            embedder.embed(batch)
+            walls.append((time.perf_counter() - start) * 1000 / len(batch))
+            cpus.append((_cpu() - cpu) * 1000 / len(batch))
+        per_text[name] = (statistics.median(walls), statistics.median(cpus))
+
+    # the backlog of a first poll: labelled items (which carry signals) among filler news of
+    # words that carry none (a filler word that is a watchlist's term is left out)
+    matcher = app.watchlists.matcher
+    filler = [w for w in FILLER_WORDS if not matcher.has_signal(w, "")]
+    rng = np.random.default_rng(0)
+    now = datetime.now(UTC)
+    with transaction(app.sessions) as session:
+        feed = feed_store.add_feed(session, "https://feeds.example.org/rss", now=now)
+        rows = []
+        for n in range(articles):
+            if rng.random() < signal_share:
+                item = items[int(rng.integers(len(items)))]
+                title, text = texts(item, full=bool(item.body))
+            else:
+                words = [filler[int(k)] for k in rng.integers(len(filler), size=60)]
+                title, text = " ".join(words[:8]).capitalize(), " ".join(words[8:]).capitalize()
+            rows.append(
+                Article(
+                    feed_id=feed.id,
+                    entry_id=f"bench-{n}",
+                    title=title,
+                    text=text,
+                    published_at=now,
+                    first_seen_at=now,
+                )
+            )
+        session.add_all(rows)
+    start, cpu = time.perf_counter(), _cpu()
+    report = run_backlog(app, models, budget_seconds=10**9)
+    drain_s, drain_cpu = time.perf_counter() - start, _cpu() - cpu
+    rss_drained = _rss_mb()
+    app.close()
+    shutil.rmtree(folder, ignore_errors=True)
+
+    share = report.embedded / max(1, report.looked)
+    scale = first_poll / max(1, report.looked)
+    print("## Cost of the relevance stage (this process, real store: SQLite)\n")
+    print("| what | figure |")
+    print("|---|---|")
+    print(f"| load the embedding model | {load_s:.2f} s, +{rss_model - rss_start:.0f} MB RSS |")
+    print(
+        f"| train the {sum(m is not None for m in trained)} default watchlists' models "
+        f"(of {len(trained)}) | {train_s:.2f} s wall, {train_cpu:.2f} s CPU, "
+        f"+{rss_trained - rss_model:.0f} MB RSS (scikit-learn and the models) |"
+    )
+    for name, (wall, cpu_ms) in per_text.items():
+        print(
+            f"| embed one article, {name} (batches of 64) | {wall:.1f} ms wall, {cpu_ms:.1f} ms CPU |"
+        )
+    print(
+        f"| drain a backlog of {report.looked} articles ({share:.0%} with a signal: "
+        f"{report.embedded} embedded, {report.possible} possible) | {drain_s:.1f} s wall, "
+        f"{drain_cpu:.1f} s CPU ({drain_s * 1000 / max(1, report.looked):.1f} ms an article) |"
+    )
+    print(
+        f"| drain after a {first_poll:,}-article first poll, extrapolated x{scale:.1f} "
+        f"(same share with a signal) | {drain_s * scale / 60:.1f} min wall, "
+        f"{drain_cpu * scale / 60:.1f} min CPU |"
+    )
+    print(
+        f"| memory the model adds to the process | +{rss_drained - rss_start:.0f} MB RSS "
+        f"after the drain ({rss_start:.0f} MB before loading) |"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.relevance", description=__doc__.split("\n")[0]
@@ -200,7 +329,25 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, default=3, help="draws of feedback labels (median)")
     parser.add_argument("--curve", default="0,10,50,200", help="numbers of feedback labels")
     parser.add_argument("--watchlists", type=Path, default=WATCHLISTS_DIR)
+    parser.add_argument(
+        "--cost",
+        action="store_true",
+        help="only the stage's cost: embedding per article, backlog drain, memory",
+    )
+    parser.add_argument("--articles", type=int, default=3000, help="backlog measured (--cost)")
+    parser.add_argument(
+        "--signal-share",
+        type=float,
+        default=0.3,
+        help="share of the backlog carrying a watchlist's term or country (--cost)",
+    )
+    parser.add_argument(
+        "--first-poll", type=int, default=40_000, help="articles of the first poll extrapolated to"
+    )
     args = parser.parse_args(argv)
+    if args.cost:
+        stage_cost(args.watchlists, args.articles, args.signal_share, args.first_poll)
+        return
     items = load_items()
     short = [article_text(*texts(item, full=False)) for item in items]
     full = [article_text(*texts(item, full=True)) for item in items]
