@@ -10,7 +10,9 @@ printed; CI keeps it).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,10 @@ from tests.test_web_support import PASSWORD, World, make_world
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "web-flow"
 RUSSIAN_TITLE = "Вербовщики и мигранты из Узбекистана"
 NEPAL_TITLE = "Agents recruit Nepali men for the front"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 @pytest.fixture
@@ -162,3 +168,88 @@ def test_an_editor_makes_a_search_a_watchlist(served: tuple[World, str], page: A
         "# Made from the search: вербовщик\nname: Recruiters\nkeywords:\n  - вербовщик\n"
     )
     assert world.app.watchlists.get("recruiters").keywords[0].text == "вербовщик"
+
+
+COMMENTED_WATCHLIST = """\
+# Recruitment abroad: the desk's list
+name: Recruitment abroad
+recipients: [desk@example.org]
+schedule: immediate
+timezone: UTC
+
+# English forms only, for now
+keywords:
+  - recruit*   # recruiters, recruitment
+
+# Where the men come from
+countries: [NP, UZ]
+"""
+
+
+def test_an_editor_adds_a_russian_keyword_after_its_backtest(
+    served: tuple[World, str], page: Any
+) -> None:
+    """Issue 18's editor flow: the backtest lists the inflected Russian article before
+    anything is written, Save keeps the file's comments, and the service matches with it."""
+    from playwright.sync_api import expect
+
+    world, base = served
+    path = world.app.watchlists.get("recruitment").path
+    path.write_text(COMMENTED_WATCHLIST, encoding="utf-8")
+    world.app.watchlists.reload()
+    shots = Shots(page, "editor-keyword")
+    log_in(page, shots, base, "editor@example.org", "/watchlists/recruitment")
+    page.fill("textarea[name=add_keywords]", "вербовщик")
+    page.click("button:has-text('Test the change')")
+    page.wait_for_url(f"{base}/watchlists/recruitment/test")
+    main = page.locator("main")
+    expect(main).to_contain_text("1 added, 0 removed")
+    expect(page.locator("ol.backtest")).to_contain_text(RUSSIAN_TITLE)  # «Вербовщики»
+    assert path.read_text(encoding="utf-8") == COMMENTED_WATCHLIST  # nothing written yet
+    shots.take("backtest")
+    page.click("button:has-text('Save')")
+    page.wait_for_url(f"{base}/watchlists/recruitment?saved=1")
+    expect(main).to_contain_text("Saved recruitment.yaml")
+    expect(main).to_contain_text("вербовщик")
+    shots.take("saved")
+    text = path.read_text(encoding="utf-8")
+    assert text == COMMENTED_WATCHLIST.replace(
+        "  - recruit*   # recruiters, recruitment\n",
+        "  - recruit*   # recruiters, recruitment\n  - вербовщик\n",
+    )
+
+    # the running service matches with the saved version: a new article, another form
+    from monitor import feedlist
+    from monitor.ingest import poll_due_feeds
+    from tests.servers import Resource
+    from tests.test_web_support import item, rss
+
+    title = "В Самарканде задержали вербовщика"
+    body = "Полиция Самарканда сообщила, что задержанный обещал молодым людям работу за границей."
+    url = world.feeds.add(
+        "/steppe.xml",
+        Resource(
+            rss("Steppe Post", item("s1", title, body, "https://steppe.example.org/1", _now()))
+        ),
+    )
+    feedlist.add(world.app, url)
+    poller = threading.Thread(target=poll_due_feeds, args=(world.app,))  # its own loop
+    poller.start()
+    poller.join()
+    page.goto(f"{base}/matches?language=ru")
+    expect(page.locator("#results")).to_contain_text(title)
+    shots.take("matched")
+
+
+def test_the_pages_read_on_a_phone(served: tuple[World, str], page: Any) -> None:
+    """At 390 px (a phone) no page is wider than the screen: nothing to scroll sideways."""
+    _world, base = served
+    page.set_viewport_size({"width": 390, "height": 844})
+    shots = Shots(page, "phone")
+    log_in(page, shots, base, "editor@example.org", "/matches")
+    pages = ("/matches", "/search?q=recruit*", "/feeds", "/outbox", "/status", "/recipients")
+    for path in (*pages, "/watchlists/recruitment", "/stories/3"):
+        page.goto(f"{base}{path}")
+        shots.take(path.strip("/").split("?")[0].replace("/", "-"))
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"{path} is {width} px wide on a 390 px screen"
