@@ -14,7 +14,6 @@ of process-global state, a worker's own copy.
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -53,15 +52,13 @@ class AnalysedFeed:
 def init_worker(matcher: Matcher | None) -> None:
     """Pool initializer: keep this worker's copy of the matcher.
 
-    Then everything loaded so far (modules, the matcher's automaton and gazetteer) is
-    moved out of the garbage collector's sight (``gc.freeze``): long-lived, never
-    garbage, and not traversed by every full collection, which would also write to the
-    pages the worker shares with its forkserver.
+    (``gc.freeze()`` here, to keep the modules and the matcher out of the collector's
+    walks, was dropped: 400 benchmark feeds parsed and matched saw no full collection,
+    3.50-3.86 ms CPU per feed frozen vs 3.55-3.70 ms not, within the noise.)
     """
     _worker_matcher.clear()
     if matcher is not None:
         _worker_matcher.append(matcher)
-    gc.freeze()
 
 
 def analyse(
