@@ -8,6 +8,7 @@ Article texts are written for these tests.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -176,9 +177,13 @@ def test_a_deleted_article_leaves_the_index(polled: App) -> None:
 
 
 def test_the_migration_indexes_articles_stored_before_it(
-    make_settings: Callable[..., Settings], database_url: str, feed_server: FeedServer
+    make_settings: Callable[..., Settings],
+    database_url: str,
+    feed_server: FeedServer,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
-    """Articles stored before 0010 (the poll then did not index) are found after upgrading."""
+    """Articles stored before 0010 (the poll then did not index) are found after upgrading,
+    and the upgrade says how far it got on stderr (the last line: every article)."""
     from alembic import command
 
     from monitor.store.db import alembic_config
@@ -191,7 +196,12 @@ def test_the_migration_indexes_articles_stored_before_it(
     assert found(app, "alabuga") == []  # stored, not indexed
     config = alembic_config(app.engine)
     command.downgrade(config, "0009")
+    capfd.readouterr()
     command.upgrade(config, "head")
+    progress = [
+        line for line in capfd.readouterr().err.splitlines() if line.startswith("search index: ")
+    ]
+    assert any(re.fullmatch(r"search index: 2 of 2 articles \(\d+ s\)", p) for p in progress)
     assert found(app, "alabuga") == ["en-5"]
     assert found(app, "вербовка") == ["ru-1"]
     app.close()
