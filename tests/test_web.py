@@ -299,6 +299,22 @@ def test_status_page_says_what_status_says(world: World, viewer: Client) -> None
     page = viewer.get("/status").text
     assert f'status-{facts_health.status.value}">{facts_health.status.value}' in page
     assert "recruitment" in page and "Articles" in page
+    # the relevance backlog, as `news-monitor status` prints it: nothing scored them yet
+    assert (
+        "<th>Relevance</th><td>backlog 6 articles to embed and score, the oldest first seen" in page
+    )
+
+
+def test_status_page_says_when_relevance_is_off(tmp_path: Path, feed_server: FeedServer) -> None:
+    world = make_world(tmp_path, feed_server, relevance=False)
+    reader = Client(world.web)
+    try:
+        assert reader.login("viewer@example.org").status_code == 303
+        page = reader.get("/status").text
+        assert "<th>Relevance</th><td>off (MONITOR_RELEVANCE=false): the rules alone</td>" in page
+    finally:
+        reader.close()
+        world.app.close()
 
 
 def test_session_cookie_flags(world: World) -> None:

@@ -27,6 +27,7 @@ from monitor.store import browse
 from monitor.store import digests as digest_store
 from monitor.store.db import transaction
 from monitor.store.models import UserRole
+from monitor.store.relevance import relevance_backlog
 from monitor.store.status import summarize
 from monitor.web.common import Viewer, context, now, render, require_form, require_user
 
@@ -230,9 +231,13 @@ def status(request: Request, viewer: Reader) -> HTMLResponse:
     verdict = assess(facts, HealthThresholds.from_settings(ctx.app.settings))
     with ctx.app.sessions() as session:
         summary = summarize(session)
+        backlog, oldest = relevance_backlog(session)
     return render(
         request,
         "status.html",
+        relevance_on=ctx.app.settings.relevance,
+        backlog=backlog,
+        oldest=oldest,
         title="Status",
         health=verdict,
         summary=summary,
