@@ -10,8 +10,8 @@ The change tried: ``foreign-recruitment`` + keyword ``migrant worker*`` + exclus
 
 Measured, each the median of its repeats, in the same run:
 
-- ours: ``monitor.backtest.backtest`` (one query streamed in batches, both versions compiled
-  into one matcher, one scan per article);
+- ours: ``monitor.backtest.backtest`` (one keyset query per batch of stored articles, both
+  versions compiled into one matcher, one scan per article);
 - naive: one query per article (by id) and each version matched by its own matcher, the
   full explanation asked of both (what a per-item rematch in Python does).
 

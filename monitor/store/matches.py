@@ -1,4 +1,4 @@
-"""Match rows and the reads a rematch needs: stored articles of a window, what is matched.
+"""Match rows and the reads a rematch needs: which stored articles and stories are matched.
 
 ``match_row`` is the one place a ``MatchResult`` becomes the column values of a
 ``matches`` row (the poll's write stage and ``monitor.rematch`` both use it). The
@@ -8,7 +8,6 @@ caller owns the transaction.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -17,17 +16,6 @@ from sqlalchemy.orm import Session
 
 from monitor.matching.results import MatchResult
 from monitor.store.models import Article, Match
-
-
-@dataclass(frozen=True)
-class StoredArticle:
-    """What matching needs of a stored article."""
-
-    id: int
-    story_id: int | None
-    title: str
-    text: str
-    first_seen_at: datetime
 
 
 def found_words(result: MatchResult) -> list[list[str]]:
@@ -60,23 +48,6 @@ def match_row(
         "found": found_words(result),
         "created_at": now,
     }
-
-
-def articles_seen(
-    session: Session, since: datetime, until: datetime, *, after_id: int = 0, limit: int = 1000
-) -> list[StoredArticle]:
-    """Articles first seen in ``[since, until)`` with an id above ``after_id``, by id."""
-    rows = session.execute(
-        select(Article.id, Article.story_id, Article.title, Article.text, Article.first_seen_at)
-        .where(
-            Article.first_seen_at >= since,
-            Article.first_seen_at < until,
-            Article.id > after_id,
-        )
-        .order_by(Article.id)
-        .limit(limit)
-    ).all()
-    return [StoredArticle(r[0], r[1], r[2] or "", r[3] or "", r[4]) for r in rows]
 
 
 def matched_articles(session: Session, watchlist: str, article_ids: Sequence[int]) -> set[int]:
