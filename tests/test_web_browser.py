@@ -253,3 +253,38 @@ def test_the_pages_read_on_a_phone(served: tuple[World, str], page: Any) -> None
         shots.take(path.strip("/").split("?")[0].replace("/", "-"))
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, f"{path} is {width} px wide on a 390 px screen"
+
+
+def test_every_page_works_without_javascript(served: tuple[World, str]) -> None:
+    """JavaScript off (htmx never runs): log in, filter, search, subscribe, open a story and
+    test a watchlist change, with plain links and forms."""
+    from playwright.sync_api import expect, sync_playwright
+
+    _world, base = served
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_context(java_script_enabled=False).new_page()
+            shots = Shots(page, "no-javascript")
+            log_in(page, shots, base, "editor@example.org", "/matches")
+            page.select_option("select[name=language]", "ru")
+            page.click("form.filters button[type=submit]")
+            page.wait_for_url("**language=ru**")
+            expect(page.locator("#results")).to_contain_text(RUSSIAN_TITLE)
+            expect(page.locator("#results")).not_to_contain_text(NEPAL_TITLE)
+            shots.take("matches-in-russian")
+            page.click("header a:has-text('Search')")
+            page.fill("input[name=q]", "вербовщик")
+            page.click("form[role=search] button[type=submit]")
+            expect(page.locator("ol.items")).to_contain_text(RUSSIAN_TITLE)
+            page.click("button:has-text('Subscribe in a feed reader')")
+            expect(page.locator("#subscribe-atom")).to_be_visible()
+            page.goto(f"{base}/stories/3")
+            expect(page.locator("table tbody")).to_contain_text("Valley Daily")
+            page.goto(f"{base}/watchlists/recruitment")
+            page.fill("textarea[name=add_keywords]", "harbour")
+            page.click("button:has-text('Test the change')")
+            expect(page.locator("main")).to_contain_text("0 added, 0 removed")
+            shots.take("backtest")
+        finally:
+            browser.close()
