@@ -51,7 +51,8 @@ def status(as_json: bool) -> None:
     """Print the health (ok, degraded or failing, and why) and a summary of the store.
 
     Health: ok, degraded or failing, each reason with what to run to fix it (the same as
-    /healthz says). Then feeds by status and error, articles, matches, outbox, watchlists.
+    /healthz says). Then feeds by status and error, articles, matches, outbox, the relevance
+    backlog (articles waiting to be embedded and scored, since when), watchlists.
     Reads an existing database only: in a folder without one it says so.
     """
     with open_app(create=False) as app:
