@@ -105,8 +105,12 @@ class BacktestReport(WindowScan):
 
 
 def found_words(result: MatchResult) -> list[str]:
-    """The words as they stand in the article, once each (``Snow``, ``вербовки``)."""
-    return list(dict.fromkeys(hit.surface for hit in result.term_hits))
+    """The words as they stand in the article, once each whatever their case (``Snow``,
+    ``вербовки``): the first way the article writes each."""
+    first: dict[str, str] = {}
+    for hit in result.term_hits:
+        first.setdefault(hit.surface.casefold(), hit.surface)
+    return list(first.values())
 
 
 class _Tally:

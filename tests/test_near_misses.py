@@ -47,7 +47,7 @@ def test_near_misses_show_the_excluded_and_the_one_group_short(env: dict[str, st
         f"  {NOW:%Y-%m-%d %H:%M}  Recruits from Nepal on hunger strike  (Hill Wire)\n"
         "      https://wire.example.org/a1\n"
         "      excluded by 'hunger strike': hunger strike\n"
-        "      found: Recruits, recruits; countries: Nepal (NP)\n"
+        "      found: Recruits; countries: Nepal (NP)\n"
         "\n"
         "One group short (the rule held but for one group): 1\n"
         f"  {NOW:%Y-%m-%d %H:%M}  Agents recruited men in Lagos  (Hill Wire)\n"
