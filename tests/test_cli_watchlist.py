@@ -121,6 +121,8 @@ def test_add_and_remove_keyword(run: CliRunner, watchlists_dir: Path) -> None:
         "Added 2 keywords to recruitment: enlist*, вербовка\n"
         "Skipped (already there): recruit*\n"
         f"Saved {path}\n"
+        "New articles match from the next poll; to match the stored ones too: "
+        "news-monitor watchlist rematch recruitment --days 30\n"
     )
     assert "recruit*   # everything recruit" in path.read_text(encoding="utf-8")
     result = run.invoke(cli, ["watchlist", "remove-keyword", "recruitment", "enlist*"])
@@ -146,6 +148,8 @@ def test_add_and_remove_country(run: CliRunner, watchlists_dir: Path) -> None:
         "Added 2 countries to recruitment: CU (Cuba), LK (Sri Lanka)\n"
         "Skipped (already there): NP\n"
         f"Saved {path}\n"
+        "New articles match from the next poll; to match the stored ones too: "
+        "news-monitor watchlist rematch recruitment --days 30\n"
     )
     result = run.invoke(cli, ["watchlist", "remove-country", "recruitment", "Uzbekistan"])
     assert result.output == f"Removed 1 country from recruitment: UZ (Uzbekistan)\nSaved {path}\n"

@@ -102,6 +102,8 @@ def test_cli_says_nothing_was_saved_when_every_term_was_skipped(
     result = CliRunner().invoke(cli, ["watchlist", "add-keyword", "s", "lumber mill", "pulp"])
     assert result.output == (
         f"Added 1 keyword to s: pulp\nSkipped (already there): lumber mill\nSaved {path}\n"
+        "New articles match from the next poll; to match the stored ones too: "
+        "news-monitor watchlist rematch s --days 30\n"
     )
 
 

@@ -382,6 +382,11 @@ def _report(
         click.echo(f"Skipped ({why}): {', '.join(skipped)}")
     if items:
         click.echo(f"Saved {watchlist.path}")
+        if verb == "Added":
+            click.echo(
+                "New articles match from the next poll; to match the stored ones too: "
+                f"news-monitor watchlist rematch {watchlist.slug} --days 30"
+            )
     else:
         click.echo(f"Nothing changed: {watchlist.path} not written")
 
