@@ -21,6 +21,10 @@ def matches() -> None:
 @click.option("--country", help="Only matches naming this country (ISO code, e.g. NP).")
 @click.option("--source", help="Only this feed (its URL) or host (example.org).")
 @click.option("--language", help="Only articles in this language (en, ru, …).")
+@click.option(
+    "--verdict", type=click.Choice(browse.VERDICTS),
+    help="Only this verdict: match (the rules held), possible (the model alone), doubtful.",
+)  # fmt: skip
 @click.option("--since", metavar="YYYY-MM-DD", help="Matched on or after this day (UTC).")
 @click.option("--until", metavar="YYYY-MM-DD", help="Matched on or before this day (UTC).")
 @click.option(
@@ -36,6 +40,7 @@ def list_(
     country: str | None,
     source: str | None,
     language: str | None,
+    verdict: str | None,
     since: str | None,
     until: str | None,
     order: str,
@@ -48,7 +53,9 @@ def list_(
     if as_json and as_csv:
         raise click.UsageError("choose one of --json and --csv")
     with open_app(create=False) as app:
-        filters = browse.parse_filter(watchlist, country, source, language, since, until, order)
+        filters = browse.parse_filter(
+            watchlist, country, source, language, since, until, order, verdict
+        )
         items: list[browse.MatchItem] = []
         next_cursor = cursor
         with app.sessions() as session:

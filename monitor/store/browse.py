@@ -1,9 +1,11 @@
 """Read models for the web app, its API and ``news-monitor matches list``: no HTTP here.
 
 Matches are listed newest first (``created_at``, then id) or by score, filtered by
-watchlist, country, source (a feed URL or host), language and date range, and paged by
-an opaque cursor (the last row's sort key and id), never by offset: a page is one
-index range whatever its depth, and a match stored meanwhile does not shift the next.
+watchlist, country, source (a feed URL or host), language, verdict and date range, and
+paged by an opaque cursor (the last row's sort key and id), never by offset: a page is
+one index range whatever its depth (``(created_at, id)`` and ``(score, id)`` indexes,
+migration 0013, read by a row-value comparison), and a match stored meanwhile does not
+shift the next. Nothing counts all matches per page.
 """
 
 from __future__ import annotations
@@ -13,21 +15,26 @@ import binascii
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Text, and_, cast, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Text, cast, func, or_, select, text, tuple_
+from sqlalchemy.orm import Session, load_only
 
 from monitor.exceptions import MonitorError
-from monitor.store.digests import feed_display_name
+from monitor.store.digests import MatchRecord, _records, feed_display_name
 from monitor.store.exceptions import NotFoundError
 from monitor.store.models import Article, Delivery, Digest, Feed, Match, Story
 
 Order = Literal["newest", "relevance"]
 ORDERS: tuple[Order, ...] = ("newest", "relevance")
+#: a match's verdict (monitor/relevance/verdict.py): the rules held, the model alone found
+#: it, or the rules held and the model doubts it
+VERDICTS: tuple[str, ...] = ("match", "possible", "doubtful")
 DEFAULT_LIMIT = 50
+#: the source filter is a list of hosts up to this many, a text field past it
+MAX_SOURCE_CHOICES = 200
 MAX_LIMIT = 500
 
 
@@ -46,29 +53,37 @@ class MatchFilter:
     since: datetime | None = None
     until: datetime | None = None
     order: Order = "newest"
+    verdict: str | None = None
 
     def __post_init__(self) -> None:
         if self.order not in ORDERS:
             raise ValueError(f"unknown order {self.order!r}: use newest or relevance")
-        if self.country is not None:
-            object.__setattr__(self, "country", self.country.strip().upper() or None)
-        for name in ("watchlist", "source", "language"):
+        for name in _TEXT_FILTERS:
             value = getattr(self, name)
             if value is not None:
-                object.__setattr__(self, name, value.strip() or None)
+                value = value.strip() or None
+                if value is not None and name == "country":
+                    value = value.upper()
+                if value is not None and name == "verdict":
+                    value = value.lower()
+                    if value not in VERDICTS:
+                        raise ValueError(f"verdict: use {', '.join(VERDICTS)}, not {value!r}")
+                object.__setattr__(self, name, value)
 
     def as_params(self) -> dict[str, str]:
         """The filter as query parameters (for links to the next page, feeds, CSV)."""
-        params = {
-            "watchlist": self.watchlist,
-            "country": self.country,
-            "source": self.source,
-            "language": self.language,
-            "since": self.since.date().isoformat() if self.since else None,
-            "until": self.until.date().isoformat() if self.until else None,
-            "order": None if self.order == "newest" else self.order,
-        }
+        params = {name: getattr(self, name) for name in _TEXT_FILTERS}
+        params["since"] = self.since.date().isoformat() if self.since else None
+        # until is the day after the last one included (see parse_filter)
+        params["until"] = (
+            (self.until - timedelta(days=1)).date().isoformat() if self.until else None
+        )
+        params["order"] = None if self.order == "newest" else self.order
         return {key: value for key, value in params.items() if value}
+
+
+#: the filters that are one text each (the dates and the order are the others)
+_TEXT_FILTERS = ("watchlist", "country", "source", "language", "verdict")
 
 
 def parse_filter(
@@ -79,6 +94,7 @@ def parse_filter(
     since: str | None = None,
     until: str | None = None,
     order: str | None = None,
+    verdict: str | None = None,
 ) -> MatchFilter:
     """A filter from text (query parameters, CLI options); ``until`` is a day included."""
     first, last = _day(since, "since"), _day(until, "until")
@@ -92,6 +108,7 @@ def parse_filter(
         since=datetime.combine(first, time(), tzinfo=UTC) if first else None,
         until=datetime.combine(last + timedelta(days=1), time(), tzinfo=UTC) if last else None,
         order="relevance" if order == "relevance" else "newest",
+        verdict=verdict or None,
     )
 
 
@@ -149,26 +166,11 @@ class SentItem:
 
 
 @dataclass(frozen=True)
-class MatchItem:
-    """One match with why it matched, its story's other sources and whom it went to."""
+class MatchItem(MatchRecord):
+    """One match with why it matched, its story's other sources and whom it went to: what
+    a digest reads of it (:class:`~monitor.store.digests.MatchRecord`) and the page's more."""
 
-    match_id: int
-    watchlist: str
-    article_id: int
-    story_id: int | None
-    title: str
-    url: str | None
-    source: str
-    feed_url: str
-    language: str | None
-    published_at: datetime
-    created_at: datetime
-    terms: tuple[str, ...]
-    found: tuple[tuple[str, str], ...]
-    countries: tuple[str, ...]
-    snippet: str
-    highlights: tuple[tuple[int, int], ...]
-    score: float
+    feed_url: str = ""
     other_sources: tuple[SourceItem, ...] = ()
     sent: tuple[SentItem, ...] = ()
 
@@ -190,11 +192,13 @@ class MatchItem:
             "published_at": self.published_at.isoformat(),
             "matched_at": self.created_at.isoformat(),
             "terms": list(self.terms),
-            "found": [list(pair) for pair in self.found],
+            "found": [list(pair) for pair in self.found or ()],
             "countries": list(self.countries),
             "snippet": self.snippet,
             "highlights": [list(span) for span in self.highlights],
             "score": self.score,
+            "verdict": self.verdict,
+            "relevance": self.relevance,
             "other_sources": [s.to_json() for s in self.other_sources],
             "sent": [s.to_json() for s in self.sent],
         }
@@ -289,48 +293,75 @@ def decode_cursor(cursor: str, order: Order) -> tuple[float | str, int]:
 # --- matches -------------------------------------------------------------------------
 
 
+#: what a listing reads of an article: not its text nor its MinHash (a page of 50 matches
+#: and their stories' sources loaded ~200 texts for nothing)
+_LISTED = load_only(
+    Article.id,
+    Article.feed_id,
+    Article.story_id,
+    Article.url,
+    Article.canonical_url,
+    Article.title,
+    Article.language,
+    Article.published_at,
+    Article.first_seen_at,
+)
+
+
+def _filter_clauses(filters: MatchFilter) -> list[Any]:
+    """The WHERE clauses of a filter, over matches joined to their articles and feeds."""
+    clauses: list[Any] = [Match.is_duplicate.is_(False)]
+    if filters.watchlist:
+        clauses.append(Match.watchlist == filters.watchlist)
+    if filters.country:
+        # countries is a JSON list of ISO codes: '["NP", "UZ"]' on both databases
+        clauses.append(cast(Match.countries, Text).like(f'%"{_like(filters.country)}"%'))
+    if filters.source:
+        clauses.append(or_(Feed.url == filters.source, Feed.host == filters.source.lower()))
+    if filters.language:
+        # not by ix_articles_language: 50,000 Russian articles looked up for a page of 50
+        # matches read newest first from the matches' own index
+        clauses.append(func.coalesce(Article.language, "") == filters.language)
+    if filters.verdict:
+        clauses.append(Match.verdict == filters.verdict)
+    if filters.since:
+        clauses.append(Match.created_at >= filters.since)
+    if filters.until:
+        clauses.append(Match.created_at < filters.until)
+    return clauses
+
+
+def _sort_key(order: Order) -> Any:
+    return Match.score if order == "relevance" else Match.created_at
+
+
+def _cursor_key(order: Order, cursor: str) -> float | datetime:
+    key, _ = decode_cursor(cursor, order)
+    if order == "relevance":
+        if isinstance(key, str):
+            raise CursorError(f"not a cursor of this list: {cursor[:40]!r}")
+        return float(key)
+    try:
+        return datetime.fromisoformat(str(key))
+    except ValueError as exc:
+        raise CursorError(f"not a cursor of this list: {cursor[:40]!r}") from exc
+
+
 def _match_rows(session: Session, filters: MatchFilter, after: str | None, limit: int) -> list[Any]:
+    """One index range: ``(key, id) < (cursor's key, id)`` in (key, id) descending order."""
+    sort = _sort_key(filters.order)
     query = (
         select(Match, Article, Feed.title, Feed.url)
         .join(Article, Match.article_id == Article.id)
         .join(Feed, Article.feed_id == Feed.id)
-        .where(Match.is_duplicate.is_(False))
+        .where(*_filter_clauses(filters))
+        .options(_LISTED)
     )
-    if filters.watchlist:
-        query = query.where(Match.watchlist == filters.watchlist)
-    if filters.country:
-        # countries is a JSON list of ISO codes: '["NP", "UZ"]' on both databases
-        query = query.where(cast(Match.countries, Text).like(f'%"{_like(filters.country)}"%'))
-    if filters.source:
-        query = query.where(or_(Feed.url == filters.source, Feed.host == filters.source.lower()))
-    if filters.language:
-        query = query.where(Article.language == filters.language)
-    if filters.since:
-        query = query.where(Match.created_at >= filters.since)
-    if filters.until:
-        query = query.where(Match.created_at < filters.until)
-    if filters.order == "relevance":
-        if after is not None:
-            key, row_id = decode_cursor(after, "relevance")
-            score = float(key)
-            query = query.where(
-                or_(Match.score < score, and_(Match.score == score, Match.id < row_id))
-            )
-        query = query.order_by(Match.score.desc(), Match.id.desc())
-    else:
-        if after is not None:
-            key, row_id = decode_cursor(after, "newest")
-            try:
-                moment = datetime.fromisoformat(str(key))
-            except ValueError as exc:
-                raise CursorError(f"not a cursor of this list: {after[:40]!r}") from exc
-            query = query.where(
-                or_(
-                    Match.created_at < moment,
-                    and_(Match.created_at == moment, Match.id < row_id),
-                )
-            )
-        query = query.order_by(Match.created_at.desc(), Match.id.desc())
+    if after is not None:
+        key = _cursor_key(filters.order, after)
+        _, row_id = decode_cursor(after, filters.order)
+        query = query.where(tuple_(sort, Match.id) < tuple_(key, row_id))
+    query = query.order_by(sort.desc(), Match.id.desc())
     return list(session.execute(query.limit(limit)).all())
 
 
@@ -339,33 +370,10 @@ def _like(value: str) -> str:
 
 
 def _item(match: Match, article: Article, feed_title: str | None, feed_url: str) -> MatchItem:
-    found: list[tuple[str, str]] = []
-    for pair in match.found or ():
-        if isinstance(pair, list | tuple) and len(pair) == 2:
-            found.append((str(pair[0]), str(pair[1])))
-    return MatchItem(
-        match_id=match.id,
-        watchlist=match.watchlist,
-        article_id=article.id,
-        story_id=article.story_id,
-        title=article.title,
-        url=article.url,
-        source=feed_display_name(feed_title, feed_url),
-        feed_url=feed_url,
-        language=article.language,
-        published_at=article.published_at,
-        created_at=match.created_at,
-        terms=tuple(str(t) for t in match.terms or ()),
-        found=tuple(found),
-        countries=tuple(str(c) for c in match.countries or ()),
-        snippet=match.snippet or "",
-        highlights=tuple(
-            (int(span[0]), int(span[1]))
-            for span in match.highlights or ()
-            if isinstance(span, list | tuple) and len(span) == 2
-        ),
-        score=float(match.score or 0.0),
-    )
+    """The digest's reading of a match (``digests._records``) with its feed's URL."""
+    (record,) = _records([(match, article, feed_title, feed_url)])
+    values = {f.name: getattr(record, f.name) for f in fields(MatchRecord)}
+    return MatchItem(**values, feed_url=feed_url)
 
 
 def _sources(session: Session, story_ids: Iterable[int]) -> dict[int, list[SourceItem]]:
@@ -377,6 +385,7 @@ def _sources(session: Session, story_ids: Iterable[int]) -> dict[int, list[Sourc
             .join(Feed, Article.feed_id == Feed.id)
             .where(Article.story_id.in_(ids[start : start + 500]))
             .order_by(Article.first_seen_at, Article.id)
+            .options(_LISTED)
         ).all()
         for article, title, url in rows:
             assert article.story_id is not None
@@ -448,20 +457,37 @@ def list_matches(
     return MatchPage(tuple(items), next_cursor)
 
 
+def _distinct(session: Session, table: str, column: str) -> list[str]:
+    """The distinct non-null values of an indexed column, by one index probe per value
+    (a recursive ``min(column) > previous``: ``SELECT DISTINCT`` read all 1M articles)."""
+    rows = session.execute(
+        text(
+            f"WITH RECURSIVE found(value) AS (SELECT min({column}) FROM {table} "
+            f"UNION ALL SELECT (SELECT min({column}) FROM {table} WHERE {column} > found.value) "
+            "FROM found WHERE found.value IS NOT NULL) "
+            "SELECT value FROM found WHERE value IS NOT NULL"
+        )
+    ).scalars()
+    return [str(value) for value in rows]
+
+
 def match_facets(session: Session) -> dict[str, list[str]]:
-    """The values the filters offer: watchlists, languages and sources that have matches."""
-    watchlists = session.scalars(select(Match.watchlist).distinct().order_by(Match.watchlist))
-    languages = session.scalars(
-        select(Article.language)
-        .where(Article.language.is_not(None))
+    """The values the filters offer: watchlists that have matches, the stored articles'
+    languages (``ix_articles_language``, migration 0013), the feeds' hosts (one more than
+    :data:`MAX_SOURCE_CHOICES` when there are more: the page asks for a host instead of
+    listing 2,500 of them) and the verdicts."""
+    hosts = session.scalars(
+        select(Feed.host)
+        .where(Feed.host != "")
         .distinct()
-        .order_by(Article.language)
+        .order_by(Feed.host)
+        .limit(MAX_SOURCE_CHOICES + 1)
     )
-    hosts = session.scalars(select(Feed.host).where(Feed.host != "").distinct().order_by(Feed.host))
     return {
-        "watchlists": [str(w) for w in watchlists],
-        "languages": [str(lang) for lang in languages],
+        "watchlists": _distinct(session, "matches", "watchlist"),
+        "languages": _distinct(session, "articles", "language"),
         "sources": [str(h) for h in hosts],
+        "verdicts": list(VERDICTS),
     }
 
 
@@ -475,6 +501,7 @@ def _matches_of(session: Session, where: Any) -> list[MatchItem]:
         .join(Feed, Article.feed_id == Feed.id)
         .where(where)
         .order_by(Match.created_at, Match.id)
+        .options(_LISTED)
     ).all()
     return _complete(session, [_item(*row) for row in rows])
 

@@ -166,6 +166,8 @@ class Article(Base):
         Index("ix_articles_feed_content_hash", "feed_id", "content_hash"),
         Index("ix_articles_first_seen_at", "first_seen_at"),
         Index("ix_articles_story_id", "story_id"),
+        # the matches page's language filter offers each stored language (migration 0013)
+        Index("ix_articles_language", "language"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -223,7 +225,11 @@ class Match(Base):
     __tablename__ = "matches"
     __table_args__ = (
         UniqueConstraint("article_id", "watchlist", name="uq_matches_article_watchlist"),
-        Index("ix_matches_watchlist_created", "watchlist", "created_at"),
+        # the matches page's index ranges (migration 0013): newest first, by relevance,
+        # one watchlist newest first; the id breaks ties as the cursor does
+        Index("ix_matches_created", "created_at", "id"),
+        Index("ix_matches_score", "score", "id"),
+        Index("ix_matches_watchlist_created", "watchlist", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

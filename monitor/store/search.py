@@ -22,6 +22,9 @@ newest stored first, by cursor, with highlighted snippets on the original text.
 
 from __future__ import annotations
 
+import re
+import sqlite3
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -62,6 +65,15 @@ __all__ = [
 ]
 
 TABLE = "article_search"
+#: FTS5 prefix indexes (migration 0013): a prefix* of 2, 3 or 4 characters reads one doclist
+#: of its own, newest first and lazily, instead of merging every word's that begins so
+PREFIXES = "3 4"
+#: every word the FTS5 index holds (SQLite): a longer prefix* is read as the words it
+#: begins, ``("festival" OR "festive")``, each read lazily, newest first (FTS5 merges a
+#: prefix's doclists in full when no prefix index is that long: 120 ms at 1M articles)
+WORDS = f"{TABLE}_words"
+#: a prefix that begins more words than this is left to FTS5's own prefix query
+MAX_EXPANSION = 64
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 200
 SNIPPET_LENGTH = 240
@@ -91,14 +103,81 @@ def create_index(connection: Connection) -> None:
             f"CREATE INDEX ix_{TABLE}_document ON {TABLE} USING GIN (document)"
         )
         return
+    _create_fts(connection, TABLE, PREFIXES)
+    _create_trigger(connection)
+    create_words(connection)
+
+
+def create_words(connection: Connection) -> None:
+    """The list of the index's words (SQLite; empty, :func:`fill_words` fills it)."""
     connection.exec_driver_sql(
-        f"CREATE VIRTUAL TABLE {TABLE} USING fts5(title, body, alt, forms, "
-        "tokenize = 'unicode61 remove_diacritics 0', detail = full)"
+        f"CREATE TABLE IF NOT EXISTS {WORDS} (word TEXT PRIMARY KEY) WITHOUT ROWID"
     )
+
+
+def fill_words(connection: Connection) -> int:
+    """Every word of the FTS5 index into the word list, read from FTS5's own vocabulary."""
+    vocabulary = f"{TABLE}_vocabulary"
+    connection.exec_driver_sql(
+        f"CREATE VIRTUAL TABLE temp.{vocabulary} USING fts5vocab(main, {TABLE}, 'row')"
+    )
+    try:
+        result = connection.exec_driver_sql(
+            f"INSERT OR IGNORE INTO {WORDS} (word) SELECT term FROM temp.{vocabulary}"
+        )
+        return int(result.rowcount or 0)
+    finally:
+        connection.exec_driver_sql(f"DROP TABLE temp.{vocabulary}")
+
+
+def _create_fts(connection: Connection, name: str, prefixes: str | None) -> None:
+    prefix = f", prefix = '{prefixes}'" if prefixes else ""
+    connection.exec_driver_sql(
+        f"CREATE VIRTUAL TABLE {name} USING fts5(title, body, alt, forms, "
+        f"tokenize = 'unicode61 remove_diacritics 0', detail = full{prefix})"
+    )
+
+
+def _create_trigger(connection: Connection) -> None:
     connection.exec_driver_sql(
         f"CREATE TRIGGER {TABLE}_delete AFTER DELETE ON articles BEGIN "
         f"DELETE FROM {TABLE} WHERE rowid = old.id; END"
     )
+
+
+def fts_prefixes(connection: Connection) -> str | None:
+    """The FTS5 table's ``prefix`` option as created (``'2 3 4'``), None without one."""
+    sql = connection.exec_driver_sql(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (TABLE,)
+    ).scalar()
+    found = re.search(r"prefix\s*=\s*'([0-9 ]*)'", str(sql or ""))
+    return found.group(1) if found else None
+
+
+def set_fts_prefixes(
+    connection: Connection,
+    prefixes: str | None,
+    progress: Callable[[str], None] | None = None,
+) -> bool:
+    """Rebuild the FTS5 table with another ``prefix`` option, from its own stored columns
+    (no article is read or normalised again); whether it changed. SQLite only."""
+    if connection.dialect.name != "sqlite" or fts_prefixes(connection) == prefixes:
+        return False
+    new = f"{TABLE}_rebuilt"
+    connection.exec_driver_sql(f"DROP TABLE IF EXISTS {new}")
+    _create_fts(connection, new, prefixes)
+    if progress is not None:
+        progress(f"copying the index's rows into a table with prefix = {prefixes!r}")
+    connection.exec_driver_sql(
+        f"INSERT INTO {new} (rowid, title, body, alt, forms) "
+        f"SELECT rowid, title, body, alt, forms FROM {TABLE}"
+    )
+    connection.exec_driver_sql(f"INSERT INTO {new} ({new}) VALUES ('optimize')")
+    connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {TABLE}_delete")
+    connection.exec_driver_sql(f"DROP TABLE {TABLE}")
+    connection.exec_driver_sql(f"ALTER TABLE {new} RENAME TO {TABLE}")
+    _create_trigger(connection)
+    return True
 
 
 def drop_index(connection: Connection) -> None:
@@ -106,6 +185,7 @@ def drop_index(connection: Connection) -> None:
         connection.exec_driver_sql(f"DROP TABLE IF EXISTS {TABLE}")
         return
     connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {TABLE}_delete")
+    connection.exec_driver_sql(f"DROP TABLE IF EXISTS {WORDS}")
     connection.exec_driver_sql(f"DROP TABLE IF EXISTS {TABLE}")
 
 
@@ -165,11 +245,54 @@ def index_articles(connection: Connection | Session, rows: Iterable[tuple[int, s
             ([a for a, _, _ in documents], [_tsvector(t, b) for _, t, b in documents]),
         )
     else:
+        fts_rows = [_fts_row(*document) for document in documents]
         connection.exec_driver_sql(
             f"INSERT INTO {TABLE} (rowid, title, body, alt, forms) VALUES (?, ?, ?, ?, ?)",
-            [_fts_row(*document) for document in documents],
+            fts_rows,
         )
+        words = fts_tokens(column for row in fts_rows for column in row[1:])
+        if words:  # an article of no word at all (an empty title and text) adds none
+            connection.exec_driver_sql(
+                f"INSERT OR IGNORE INTO {WORDS} (word) VALUES (?)", [(w,) for w in sorted(words)]
+            )
     return len(documents)
+
+
+_plain = re.compile(
+    "[0-9a-z\u00df-\u00f6\u00f8-\u017e\u0180-\u024f\u03ac-\u03c1\u03c3-\u03ce"
+    "\u0430-\u0481\u048a-\u052f]+"
+)
+_tokenizer = threading.local()
+
+
+def fts_tokens(texts: Iterable[str]) -> set[str]:
+    """The words FTS5's ``unicode61 remove_diacritics 0`` makes of ``texts``, as it stores
+    them: ours are already folded and split at spaces, so a word of lower-case Latin,
+    Greek or Cyrillic letters and digits is one; any other goes through FTS5 itself (an
+    in-memory table of this thread), whose idea of a letter is older than Python's."""
+    words: set[str] = set()
+    odd: list[str] = []
+    for text_ in texts:
+        for word in text_.split():
+            if _plain.fullmatch(word) and word.isalnum() and word == word.lower():
+                words.add(word)
+            else:
+                odd.append(word)
+    if odd:
+        memory = getattr(_tokenizer, "connection", None)
+        if memory is None:
+            memory = sqlite3.connect(":memory:")
+            memory.execute(
+                "CREATE VIRTUAL TABLE t USING fts5(x, tokenize = 'unicode61 remove_diacritics 0')"
+            )
+            memory.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, 'row')")
+            _tokenizer.connection = memory
+        with memory:
+            memory.execute("DELETE FROM t")
+            memory.execute("INSERT INTO t (x) VALUES (?)", (" ".join(odd),))
+            words.update(term for (term,) in memory.execute("SELECT term FROM v"))
+            memory.execute("DELETE FROM t")
+    return words
 
 
 def rebuild_index(
@@ -223,10 +346,19 @@ def _fts_atom(atom: Atom) -> str:
     return " + ".join(_fts_word(word) for word in atom.words)
 
 
-def fts5_query(node: Node) -> str:
-    """The FTS5 MATCH expression for a query (see the module docstring for the columns)."""
+Expand = Callable[[str], "Sequence[str] | None"]
+
+
+def fts5_query(node: Node, expand: Expand | None = None) -> str:
+    """The FTS5 MATCH expression for a query (see the module docstring for the columns);
+    ``expand(prefix)``: the words a prefix* begins, None to leave it to FTS5."""
     if isinstance(node, Word):
         if node.prefix:
+            words = expand(node.key) if expand is not None else None
+            if words is not None:
+                if not words:
+                    words = [node.key]  # begins no word: finds nothing, as the prefix would
+                return "{title body alt forms} : (" + " OR ".join(map(_fts_string, words)) + ")"
             return "{title body alt forms} : " + _fts_word(node)
         keys = " OR ".join(_fts_string(key) for key in node.keys)
         return "{title body alt} : (" + keys + ")"
@@ -235,17 +367,43 @@ def fts5_query(node: Node) -> str:
     if isinstance(node, Near):
         first, second = _fts_atom(node.first), _fts_atom(node.second)
         return "{title body} : NEAR(" + f"{first} {second}, {node.within})"
-    if isinstance(node, AnyOf):
-        return " OR ".join(f"({fts5_query(child)})" for child in node.children)
-    if isinstance(node, NoneOf):  # only inside AllOf: rendered there
-        return " OR ".join(f"({fts5_query(child)})" for child in node.children)
+    if isinstance(node, AnyOf | NoneOf):  # NoneOf only inside AllOf: its NOT is there
+        return " OR ".join(f"({fts5_query(child, expand)})" for child in node.children)
     assert isinstance(node, AllOf)
     positive = [c for c in node.children if not isinstance(c, NoneOf)]
     negative = [c for c in node.children if isinstance(c, NoneOf)]
-    out = " AND ".join(f"({fts5_query(child)})" for child in positive)
+    out = " AND ".join(f"({fts5_query(child, expand)})" for child in positive)
     for child in negative:
-        out = f"({out}) NOT ({fts5_query(child)})"
+        out = f"({out}) NOT ({fts5_query(child, expand)})"
     return out
+
+
+def _long_prefix_expander(connection: Connection) -> Expand:
+    """Words of the word list a prefix longer than the prefix indexes begins (SQLite)."""
+    longest = max(int(n) for n in PREFIXES.split())
+    listed: list[bool] = []  # whether the word list exists: asked once, when first needed
+
+    def expand(prefix: str) -> Sequence[str] | None:
+        if len(prefix) <= longest or fts_tokens([prefix]) != {prefix}:
+            return None
+        if not listed:
+            found = connection.exec_driver_sql(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (WORDS,)
+            ).first()
+            listed.append(found is not None)
+        if not listed[0]:
+            return None
+        words = (
+            connection.exec_driver_sql(
+                f"SELECT word FROM {WORDS} WHERE word >= ? AND word < ? ORDER BY word LIMIT ?",
+                (prefix, prefix + "\U0010ffff", MAX_EXPANSION + 1),
+            )
+            .scalars()
+            .all()
+        )
+        return None if len(words) > MAX_EXPANSION else [str(w) for w in words]
+
+    return expand
 
 
 def _ts_word(word: Word, weights: str) -> str:
@@ -384,7 +542,7 @@ def search(
     else:
         key = "s.rowid"
         where = [f"{TABLE} MATCH :q"]
-        params["q"] = fts5_query(query.root)
+        params["q"] = fts5_query(query.root, _long_prefix_expander(connection))
     before = _cursor_id(cursor)
     if before is not None:
         where.append(f"{key} < :before")

@@ -51,9 +51,11 @@ def match_filter(
     since: str | None = None,
     until: str | None = None,
     order: str | None = None,
+    verdict: str | None = None,
 ) -> browse.MatchFilter:
-    """The matches filter from the query (``since``/``until``: YYYY-MM-DD, until included)."""
-    return browse.parse_filter(watchlist, country, source, language, since, until, order)
+    """The matches filter from the query (``since``/``until``: YYYY-MM-DD, until included;
+    ``verdict``: match, possible or doubtful)."""
+    return browse.parse_filter(watchlist, country, source, language, since, until, order, verdict)
 
 
 Filters = Annotated[browse.MatchFilter, Depends(match_filter)]
@@ -84,6 +86,7 @@ def matches(
         rules=rules,
         names=names,
         cursor=cursor,
+        max_source_choices=browse.MAX_SOURCE_CHOICES,
     )
 
 
