@@ -63,6 +63,7 @@ def list_(as_json: bool) -> None:
                     "role": u.role.value,
                     "created_at": u.created_at.isoformat(),
                     "active_tokens": u.active_tokens,
+                    "last_login": u.last_login.isoformat() if u.last_login else None,
                 }
                 for u in rows
             ]
@@ -78,10 +79,20 @@ def list_(as_json: bool) -> None:
 @users.command("remove")
 @click.argument("email")
 def remove(email: str) -> None:
-    """Delete the account of EMAIL, its sessions and its tokens."""
+    """Delete the account of EMAIL, its sessions and its tokens (never the only admin)."""
     with open_app() as app, transaction(app.sessions) as session:
         user = store.remove_user(session, email)
     click.echo(f"Removed {user.email}.")
+
+
+@users.command("role")
+@click.argument("email")
+@click.argument("role", type=click.Choice(store.ROLES))
+def role(email: str, role: str) -> None:
+    """Give EMAIL's account ROLE (viewer, editor, admin); the only admin keeps its role."""
+    with open_app() as app, transaction(app.sessions) as session:
+        user = store.set_role(session, email, UserRole(role))
+    click.echo(f"{user.email} is now {user.role.value}.")
 
 
 @users.command("password")

@@ -35,6 +35,10 @@ class PasswordError(StoreError, ValueError):
     """A password too short to set."""
 
 
+class LastAdminError(StoreError, ValueError):
+    """Removing or demoting the only admin: nobody could manage the accounts any more."""
+
+
 @dataclass(frozen=True)
 class UserRecord:
     id: int
@@ -42,6 +46,8 @@ class UserRecord:
     role: UserRole
     created_at: datetime
     active_tokens: int = 0
+    #: when its newest open session began (``list_users`` only; no older logins are kept)
+    last_login: datetime | None = None
 
     def may(self, role: UserRole) -> bool:
         """Whether this user has ``role`` or a higher one."""
@@ -76,8 +82,13 @@ def hash_password(password: str) -> str:
     return _HASHER.hash(password)
 
 
-def _record(user: User, tokens: int = 0) -> UserRecord:
-    return UserRecord(user.id, user.email, UserRole(user.role), user.created_at, tokens)
+def _record(user: User, tokens: int = 0, last_login: datetime | None = None) -> UserRecord:
+    return UserRecord(user.id, user.email, UserRole(user.role), user.created_at, tokens, last_login)
+
+
+def generate_password() -> str:
+    """A random password of 20 characters for an admin to hand over (shown once)."""
+    return secrets.token_urlsafe(15)
 
 
 def add_user(
@@ -118,13 +129,41 @@ def list_users(session: Session) -> list[UserRecord]:
             .group_by(ApiToken.user_id)
         ).all()
     )
+    logins = dict(
+        session.execute(
+            select(WebSession.user_id, func.max(WebSession.created_at)).group_by(WebSession.user_id)
+        ).all()
+    )
     users = session.scalars(select(User).order_by(User.email))
-    return [_record(user, int(tokens.get(user.id, 0))) for user in users]
+    return [_record(user, int(tokens.get(user.id, 0)), logins.get(user.id)) for user in users]
+
+
+def _refuse_last_admin(session: Session, user: User, doing: str) -> None:
+    if user.role != UserRole.ADMIN.value:
+        return
+    admins = session.scalar(
+        select(func.count()).select_from(User).where(User.role == UserRole.ADMIN.value)
+    )
+    if int(admins or 0) <= 1:
+        raise LastAdminError(
+            f"{user.email} is the only admin and cannot be {doing}: make another account admin first"
+        )
+
+
+def set_role(session: Session, email: str, role: UserRole) -> UserRecord:
+    """Give the account ``role``; the only admin cannot be demoted (:class:`LastAdminError`)."""
+    user = _user(session, email)
+    if role != UserRole.ADMIN:
+        _refuse_last_admin(session, user, f"made {role.value}")
+    user.role = role.value
+    session.flush()
+    return _record(user)
 
 
 def remove_user(session: Session, email: str) -> UserRecord:
-    """Delete the account, its sessions and tokens."""
+    """Delete the account, its sessions and tokens (never the only admin: :class:`LastAdminError`)."""
     user = _user(session, email)
+    _refuse_last_admin(session, user, "removed")
     record = _record(user)
     session.execute(delete(WebSession).where(WebSession.user_id == user.id))
     session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))

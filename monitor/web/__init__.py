@@ -23,6 +23,7 @@ from monitor.health import HealthFacts, Metrics, gather_facts
 from monitor.store.exceptions import NotFoundError
 from monitor.watchlists import WatchlistNotFound
 from monitor.web import (
+    admin,
     api,
     auth,
     editor,
@@ -86,6 +87,7 @@ def create_web_app(
     web.include_router(unsubscribe.router)
     web.include_router(editor.router)
     web.include_router(recipients.router)
+    web.include_router(admin.router)
     _handle_errors(web)
     web.middleware("http")(_security_headers)
     return web

@@ -47,6 +47,7 @@ NAVIGATION: list[tuple[str, str, UserRole]] = [
     ("/outbox", "Outbox", UserRole.VIEWER),
     ("/status", "Status", UserRole.VIEWER),
     ("/account", "Account", UserRole.VIEWER),
+    ("/users", "Users", UserRole.ADMIN),
 ]
 
 
