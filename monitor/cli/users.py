@@ -36,7 +36,10 @@ def _password(password_stdin: bool) -> str:
     type=click.Choice(store.ROLES),
     default=UserRole.VIEWER.value,
     show_default=True,
-    help="viewer reads; editor also adds feeds, imports OPML, resends digests; admin: all.",
+    help=(
+        "viewer reads; editor also adds feeds, imports OPML, resends digests; "
+        "admin: all, and manages the accounts (the web app's Users page)."
+    ),
 )
 @click.option(
     "--password-stdin", is_flag=True, help="Read the password from the first line of stdin."
