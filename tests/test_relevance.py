@@ -110,7 +110,7 @@ def test_too_few_examples_of_either_kind_give_no_model(embedder: E5Embedder) -> 
     assert train(few, embedder.embed([e.text for e in few])) is None
 
 
-def test_a_model_finds_articles_itself_only_after_enough_feedback(embedder: E5Embedder) -> None:
+def test_a_model_finds_and_doubts_only_after_enough_feedback(embedder: E5Embedder) -> None:
     from monitor.relevance.model import MIN_FEEDBACK_TO_FIND, POSSIBLE_FLOOR
 
     given = examples()
@@ -120,7 +120,7 @@ def test_a_model_finds_articles_itself_only_after_enough_feedback(embedder: E5Em
     assert model.thresholds.possible_at >= POSSIBLE_FLOOR
     # the examples' own relevant texts score high, yet the model adds none of them itself
     assert decide(False, 1.0, model.thresholds) is Verdict.NONE
-    assert decide(True, 0.0, model.thresholds) is Verdict.DOUBTFUL  # it still marks doubt
+    assert decide(True, 0.0, model.thresholds) is Verdict.MATCH  # nor doubts a match
     labelled = [
         Example(e.text, e.relevant, "feedback")
         for e in given[: MIN_FEEDBACK_TO_FIND // 2] + given[-(MIN_FEEDBACK_TO_FIND // 2) :]
@@ -130,6 +130,7 @@ def test_a_model_finds_articles_itself_only_after_enough_feedback(embedder: E5Em
     )
     assert learnt is not None and learnt.thresholds.finds
     assert decide(False, 1.0, learnt.thresholds) is Verdict.POSSIBLE
+    assert decide(True, 0.0, learnt.thresholds) is Verdict.DOUBTFUL
 
 
 @given(

@@ -248,7 +248,8 @@ def _relevance_line(facts: dict[str, object]) -> str:
     finds = (
         ""
         if facts["finds_possible"]
-        else f"; it adds possibly relevant articles after {MIN_FEEDBACK_TO_FIND} feedback labels"
+        else f"; it adds possibly relevant articles and doubts matches after "
+        f"{MIN_FEEDBACK_TO_FIND} feedback labels"
     )
     return (
         f"learnt from {learnt}; cross-validated precision {figure('cv_precision')}, "

@@ -66,6 +66,11 @@ def judge_text(
             why = f"the rules did not hold, but relevance {relevance:.2f} >= {t.possible_at:.2f}"
         elif verdict is Verdict.DOUBTFUL:
             why = f"the rules held, but relevance {relevance:.2f} < {t.doubtful_below:.2f}"
+        elif verdict is Verdict.MATCH and not t.finds:
+            why = (
+                f"the rules held; relevance {relevance:.2f} ranks it (the model doubts matches "
+                f"after {MIN_FEEDBACK_TO_FIND} feedback labels)"
+            )
         elif verdict is Verdict.MATCH:
             why = f"the rules held; relevance {relevance:.2f} ranks it"
         elif not t.finds:

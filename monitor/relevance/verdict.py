@@ -3,7 +3,8 @@
 - ``match``: the rules held (the score, when there is one, ranks it in the digest);
 - ``possible``: the rules did not hold but the model is confident (its own digest section),
   once it has learnt from enough feedback (``Thresholds.finds``);
-- ``doubtful``: the rules held but the model scores it very low (still delivered, marked);
+- ``doubtful``: the rules held but the model scores it very low (still delivered, marked),
+  also only once the model has learnt from enough feedback;
 - ``none``: neither.
 
 Nothing is ever dropped because of the model: a rule match stays a match or a doubtful one.
@@ -30,6 +31,7 @@ def decide(rules_held: bool, relevance: float | None, thresholds: Thresholds | N
     if relevance is None or thresholds is None:
         return Verdict.MATCH if rules_held else Verdict.NONE
     if rules_held:
-        return Verdict.DOUBTFUL if relevance < thresholds.doubtful_below else Verdict.MATCH
+        doubted = thresholds.finds and relevance < thresholds.doubtful_below
+        return Verdict.DOUBTFUL if doubted else Verdict.MATCH
     found = thresholds.finds and relevance >= thresholds.possible_at
     return Verdict.POSSIBLE if found else Verdict.NONE
