@@ -20,7 +20,10 @@
       │          decide.decide        the feed row's new state  → Decision(FeedUpdateIntent, FeedOutcome)
       │        and writes articles, story keys, matches, feed rows (lease released)
       ▼
-    PollReport  a FeedOutcome per feed polled
+    enrich     once every batch is written (a poll with watchlists): the article pages of
+      │        stored teasers with a watchlist's signal, matched again (enrich.py)
+      ▼
+    PollReport  a FeedOutcome per feed polled (outcome.py)
 
 ``fetch.FetchLoop`` keeps the per-feed work in flight (``MONITOR_FETCH_CONCURRENCY``
 fetching at a time, claiming the next batch before this one drains) and hands finished
