@@ -453,6 +453,9 @@ class Fetcher:
                 if status == 304:
                     # Read the (empty) rest, so the connection goes back to the pool for the
                     # next feed instead of being closed (measured: a new TCP connection per 304).
+                    # Re-measured on loopback (benchmarks/poll.py, 400 feeds, 200 of them 304s,
+                    # 3 alternating pairs): second cycle 0.73 s with it, 0.88 s without; on the
+                    # network each connection saved is also a round trip and a TLS handshake.
                     async for _ in response.aiter_raw():
                         pass
                     return FetchResult(url, current, 304, response_headers, b"", tuple(redirects))
