@@ -27,7 +27,6 @@ Everything here is pure: vectors in, numbers out; the store and the embedder are
 from __future__ import annotations
 
 import contextlib
-import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -141,11 +140,9 @@ def train(examples: Sequence[Example], vectors: Vectors, *, seed: int = 0) -> Re
 
 
 def _one_thread() -> contextlib.AbstractContextManager[object]:
-    try:  # installed with scikit-learn
-        threadpoolctl = importlib.import_module("threadpoolctl")
-    except ImportError:  # pragma: no cover - a scikit-learn without it
-        return contextlib.nullcontext()
-    limits: contextlib.AbstractContextManager[object] = threadpoolctl.threadpool_limits(limits=1)
+    from threadpoolctl import threadpool_limits
+
+    limits: contextlib.AbstractContextManager[object] = threadpool_limits(limits=1)
     return limits
 
 
