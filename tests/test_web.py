@@ -97,6 +97,13 @@ def test_filters_narrow_the_list(viewer: Client) -> None:
     assert "No matches for these filters" in future
     bad = viewer.get("/matches", params={"since": "yesterday"})
     assert bad.status_code == 400 and "since: not a date" in bad.text
+    # a region is its members; a name is its country; an unknown one is refused, not empty
+    region = viewer.get("/matches", params={"country": "central-asia"}).text
+    results = region.split('id="results"')[1]
+    assert "Uzbekistan" in results and "Agents recruit Nepali men" not in results
+    assert "Agents recruit Nepali men" in viewer.get("/matches", params={"country": "Nepal"}).text
+    unknown = viewer.get("/matches", params={"country": "Narnia"})
+    assert unknown.status_code == 400 and "unknown country &#39;Narnia&#39;" in unknown.text
     only_list = viewer.get("/matches", params={"country": "UZ"}, headers={"HX-Request": "true"})
     assert "<html" not in only_list.text and "Uzbekistan" in only_list.text
 

@@ -101,11 +101,22 @@ def test_a_foreign_cursor_is_refused(cursor: str) -> None:
         decode_cursor(cursor, "newest")
 
 
+def test_a_country_filter_reads_names_and_regions() -> None:
+    assert parse_filter(country="Nepal").places == ("NP",)
+    assert parse_filter(country="Узбекистан").country == "UZ"
+    region = parse_filter(country="central-asia")
+    assert region.country == "central-asia" and {"UZ", "KG", "TJ"} <= set(region.places)
+    assert region.as_params() == {"country": "central-asia"}
+    with pytest.raises(ValueError, match="did you mean KG Kyrgyzstan"):
+        parse_filter(country="Kirgizstan")
+
+
 def test_filters_from_text() -> None:
     f = parse_filter("recruitment", " np ", None, "", "2026-03-01", "2026-03-02", "relevance")
     assert f == MatchFilter(
         watchlist="recruitment",
         country="NP",
+        places=("NP",),
         since=datetime(2026, 3, 1, tzinfo=UTC),
         until=datetime(2026, 3, 3, tzinfo=UTC),  # the last day is included
         order="relevance",

@@ -18,7 +18,10 @@ def matches() -> None:
 
 @matches.command("list")
 @click.option("--watchlist", "-w", help="Only this watchlist (its slug).")
-@click.option("--country", help="Only matches naming this country (ISO code, e.g. NP).")
+@click.option(
+    "--country",
+    help="Only matches naming this country or region (a code, a name or a region: NP, Nepal, central-asia).",
+)
 @click.option("--source", help="Only this feed (its URL) or host (example.org).")
 @click.option("--language", help="Only articles in this language (en, ru, …).")
 @click.option(

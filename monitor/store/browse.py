@@ -23,6 +23,7 @@ from sqlalchemy import Text, cast, func, or_, select, text, tuple_
 from sqlalchemy.orm import Session, load_only
 
 from monitor.exceptions import MonitorError
+from monitor.matching.gazetteer import load_gazetteer
 from monitor.store.digests import MatchRecord, _records, feed_display_name
 from monitor.store.exceptions import NotFoundError
 from monitor.store.models import Article, Delivery, Digest, Feed, Match, Story
@@ -54,6 +55,8 @@ class MatchFilter:
     until: datetime | None = None
     order: Order = "newest"
     verdict: str | None = None
+    #: the ISO codes ``country`` stands for: itself, or a region's members (parse_filter)
+    places: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.order not in ORDERS:
@@ -62,7 +65,7 @@ class MatchFilter:
             value = getattr(self, name)
             if value is not None:
                 value = value.strip() or None
-                if value is not None and name == "country":
+                if value is not None and name == "country" and not self.places:
                     value = value.upper()
                 if value is not None and name == "verdict":
                     value = value.lower()
@@ -100,9 +103,11 @@ def parse_filter(
     first, last = _day(since, "since"), _day(until, "until")
     if order not in (None, "", "newest", "relevance"):
         raise ValueError(f"order: use newest or relevance, not {order!r}")
+    place, places = _place(country)
     return MatchFilter(
         watchlist=watchlist or None,
-        country=country or None,
+        country=place,
+        places=places,
         source=source or None,
         language=language or None,
         since=datetime.combine(first, time(), tzinfo=UTC) if first else None,
@@ -110,6 +115,20 @@ def parse_filter(
         order="relevance" if order == "relevance" else "newest",
         verdict=verdict or None,
     )
+
+
+def _place(text: str | None) -> tuple[str | None, tuple[str, ...]]:
+    """A country filter as the user typed it (``np``, ``Nepal``, ``Непал``, ``central-asia``)
+    → its code or region slug and the ISO codes it stands for; an unknown name is refused
+    with the gazetteer's suggestion (an UnknownCountry, a ValueError) rather than finding
+    nothing."""
+    if not text or not text.strip():
+        return None, ()
+    gazetteer = load_gazetteer()
+    code = gazetteer.code_for(text)
+    if gazetteer.is_region(code):
+        return code, (code, *gazetteer.members(code))
+    return code, (code,)
 
 
 def _day(value: str | None, name: str) -> date | None:
@@ -314,8 +333,11 @@ def _filter_clauses(filters: MatchFilter) -> list[Any]:
     if filters.watchlist:
         clauses.append(Match.watchlist == filters.watchlist)
     if filters.country:
-        # countries is a JSON list of ISO codes: '["NP", "UZ"]' on both databases
-        clauses.append(cast(Match.countries, Text).like(f'%"{_like(filters.country)}"%'))
+        # countries is a JSON list of ISO codes: '["NP", "UZ"]' on both databases; a region
+        # is any of its members (or the region itself, as a "Central Asian migrants" hit)
+        stored = cast(Match.countries, Text)
+        places = filters.places or (filters.country,)
+        clauses.append(or_(*(stored.like(f'%"{_like(code)}"%') for code in places)))
     if filters.source:
         clauses.append(or_(Feed.url == filters.source, Feed.host == filters.source.lower()))
     if filters.language:
