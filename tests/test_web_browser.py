@@ -19,7 +19,9 @@ from typing import Any
 import feedparser
 import httpx
 import pytest
+from sqlalchemy import select
 
+from monitor.store.models import Article
 from monitor.web.server import WebServer
 from tests.servers import FeedServer
 from tests.test_digest_render import CHROMIUM, CHROMIUM_ARGS, _png_colours
@@ -28,6 +30,16 @@ from tests.test_web_support import PASSWORD, World, make_world
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "web-flow"
 RUSSIAN_TITLE = "Вербовщики и мигранты из Узбекистана"
 NEPAL_TITLE = "Agents recruit Nepali men for the front"
+
+
+def nepal_story(world: World) -> str:
+    """The page of the story both feeds carry (its id depends on which feed was stored first)."""
+    with world.app.sessions() as session:
+        story_id = session.scalars(
+            select(Article.story_id).where(Article.title == NEPAL_TITLE)
+        ).first()
+    assert story_id is not None
+    return f"/stories/{story_id}"
 
 
 def _now() -> datetime:
@@ -243,12 +255,12 @@ def test_an_editor_adds_a_russian_keyword_after_its_backtest(
 
 def test_the_pages_read_on_a_phone(served: tuple[World, str], page: Any) -> None:
     """At 390 px (a phone) no page is wider than the screen: nothing to scroll sideways."""
-    _world, base = served
+    world, base = served
     page.set_viewport_size({"width": 390, "height": 844})
     shots = Shots(page, "phone")
     log_in(page, shots, base, "editor@example.org", "/matches")
     pages = ("/matches", "/search?q=recruit*", "/feeds", "/outbox", "/status", "/recipients")
-    for path in (*pages, "/watchlists/recruitment", "/stories/3"):
+    for path in (*pages, "/watchlists/recruitment", nepal_story(world)):
         page.goto(f"{base}{path}")
         shots.take(path.strip("/").split("?")[0].replace("/", "-"))
         width = page.evaluate("document.documentElement.scrollWidth")
@@ -260,7 +272,7 @@ def test_every_page_works_without_javascript(served: tuple[World, str]) -> None:
     test a watchlist change, with plain links and forms."""
     from playwright.sync_api import expect, sync_playwright
 
-    _world, base = served
+    world, base = served
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
@@ -279,7 +291,7 @@ def test_every_page_works_without_javascript(served: tuple[World, str]) -> None:
             expect(page.locator("ol.items")).to_contain_text(RUSSIAN_TITLE)
             page.click("button:has-text('Subscribe in a feed reader')")
             expect(page.locator("#subscribe-atom")).to_be_visible()
-            page.goto(f"{base}/stories/3")
+            page.goto(f"{base}{nepal_story(world)}")
             expect(page.locator("table tbody")).to_contain_text("Valley Daily")
             page.goto(f"{base}/watchlists/recruitment")
             page.fill("textarea[name=add_keywords]", "harbour")
