@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, load_only
 
 from monitor.exceptions import MonitorError
 from monitor.matching.gazetteer import load_gazetteer
-from monitor.store.digests import MatchRecord, _records, feed_display_name
+from monitor.store.digests import MatchRecord, feed_display_name, match_records
 from monitor.store.exceptions import NotFoundError
 from monitor.store.models import Article, Delivery, Digest, Feed, Match, Story
 
@@ -392,8 +392,8 @@ def _like(value: str) -> str:
 
 
 def _item(match: Match, article: Article, feed_title: str | None, feed_url: str) -> MatchItem:
-    """The digest's reading of a match (``digests._records``) with its feed's URL."""
-    (record,) = _records([(match, article, feed_title, feed_url)])
+    """The digest's reading of a match (``digests.match_records``) with its feed's URL."""
+    (record,) = match_records([(match, article, feed_title, feed_url)])
     values = {f.name: getattr(record, f.name) for f in fields(MatchRecord)}
     return MatchItem(**values, feed_url=feed_url)
 
@@ -585,7 +585,3 @@ def digest_message(session: Session, digest_id: int) -> tuple[str, bytes]:
     if digest is None:
         raise NotFoundError(f"no digest {digest_id}")
     return digest.watchlist, digest.message
-
-
-def count_matches(session: Session) -> int:
-    return int(session.scalar(select(func.count()).select_from(Match)) or 0)

@@ -89,7 +89,9 @@ def feed_display_name(title: str | None, url: str) -> str:
     return urlsplit(url).hostname or url
 
 
-def _records(rows: Iterable[Any]) -> list[MatchRecord]:
+def match_records(rows: Iterable[Any]) -> list[MatchRecord]:
+    """``(match, article, feed title, feed URL)`` rows as the records digests and the matches
+    pages read."""
     records = []
     for match, article, feed_title, feed_url in rows:
         records.append(
@@ -162,7 +164,7 @@ def undelivered_matches(
     query = _match_query().where(Match.watchlist == watchlist, ~delivered)
     if since is not None:
         query = query.where(Match.created_at >= since)
-    return _records(session.execute(query).all())
+    return match_records(session.execute(query).all())
 
 
 def subscribed_since(session: Session, watchlist: str, address: str, now: datetime) -> datetime:
@@ -189,7 +191,7 @@ def subscribed_since(session: Session, watchlist: str, address: str, now: dateti
 def matches_since(session: Session, watchlist: str, since: datetime) -> list[MatchRecord]:
     """The watchlist's matches (duplicates excluded) stored at or after ``since``."""
     query = _match_query().where(Match.watchlist == watchlist, Match.created_at >= since)
-    return _records(session.execute(query).all())
+    return match_records(session.execute(query).all())
 
 
 def story_sources(session: Session, story_ids: Iterable[int]) -> dict[int, list[str]]:
